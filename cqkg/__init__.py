@@ -1,0 +1,2 @@
+"""cqkg: Chongqing manufacturing knowledge graph."""
+__version__ = "0.1.0"

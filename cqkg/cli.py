@@ -1,0 +1,188 @@
+"""The `cqkg` command line: parses options, calls the library, formats output, maps errors.
+
+Heavy libraries (rdflib, pyshacl, owlrl) are imported inside the commands that need them, so
+`cqkg query` on a current build starts in a fraction of a second.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+from .project import CqkgError, Project, atomic_output
+
+OUTPUT_FORMATS = ("table", "csv", "tsv", "json", "md")
+EXPORT_FORMATS = ("turtle", "nt", "jsonld", "trig", "nquads")
+
+
+def log(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+def user_errors(fn):
+    """Turn CqkgError (and Ctrl-C) into one message and an exit code, never a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CqkgError as e:
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+    return wrapper
+
+
+def emit(text: str, output: str | None) -> None:
+    """Write to --output atomically, or to stdout."""
+    if output:
+        with atomic_output(output) as f:
+            f.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--project", "project_dir", type=click.Path(file_okay=False), envvar="CQKG_PROJECT",
+              help="Project folder (with ontology/, shapes/, seeds/, queries/). Default: current folder.")
+@click.version_option(package_name="cqkg")
+@click.pass_context
+def main(ctx, project_dir):
+    """cqkg: Chongqing manufacturing knowledge graph.
+
+    Build a validated RDF graph from the seed articles, query it with saved SPARQL queries,
+    export it, and load it into a triple store.
+    """
+    ctx.obj = Project.at(project_dir)
+
+
+@main.command()
+@click.pass_obj
+@user_errors
+def build(project: Project):
+    """Validate the seeds and write the graph and store under build/."""
+    from . import build as b
+
+    result = b.run(project, log=log)
+    _print_summary(result)
+    if not result.report.conforms:
+        click.echo(result.report.text(), err=True)
+        click.echo("Build failed: fix the violations above (nothing was written).", err=True)
+        sys.exit(1)
+
+
+def _print_summary(result) -> None:
+    t = result.timings
+    click.echo(
+        f"{result.asserted} triples asserted, {result.inferred} inferred, {result.total} total; "
+        f"{result.sources} source graphs; {len(result.report.violations)} violations, "
+        f"{len(result.report.warnings)} warnings "
+        f"(parse {t.get('parse', 0):.2f}s, inference {t.get('inference', 0):.2f}s, "
+        f"validation {t.get('validation', 0):.2f}s)"
+    )
+
+
+@main.command()
+@click.option("--warnings/--no-warnings", default=True, show_default=True, help="Also list warnings.")
+@click.pass_obj
+@user_errors
+def validate(project: Project, warnings):
+    """Check shapes, quotes and quality queries. Exit 0 conforms, 1 violations, 2 bad input."""
+    from . import build as b
+
+    result = b.run(project, write=False, log=log)
+    click.echo(result.report.text(show_warnings=warnings))
+    sys.exit(0 if result.report.conforms else 1)
+
+
+@main.command(name="queries")
+@click.argument("name", required=False)
+@click.pass_obj
+@user_errors
+def list_queries(project: Project, name):
+    """List the saved queries, or describe one (its question and parameters)."""
+    from .queries import Catalog
+
+    cat = Catalog(project)
+    if name:
+        q = cat.get(name)
+        click.echo(f"{q.name}: {q.title}\n")
+        if q.description:
+            click.echo(q.description + "\n")
+        if q.tags:
+            click.echo(f"tags: {', '.join(q.tags)}")
+        click.echo("parameters:" if q.params else "parameters: none")
+        for p in q.params:
+            default = f" (default {p.default})" if p.default is not None else " (optional)"
+            click.echo(f"  --param {p.name}=<{p.type}>{default}  {p.description}")
+        click.echo(f"\nfile: {project.rel(q.path)}")
+        return
+    queries = cat.all()
+    width = max((len(q.name) for q in queries), default=0)
+    for q in queries:
+        params = " ".join(f"{p.name}:{p.type}" for p in q.params)
+        click.echo(f"{q.name.ljust(width)}  {q.title}" + (f"  [{params}]" if params else ""))
+
+
+def _parse_params(values) -> dict[str, str]:
+    out = {}
+    for v in values:
+        if "=" not in v:
+            raise CqkgError(f"--param {v!r}: expected NAME=VALUE")
+        k, val = v.split("=", 1)
+        out[k.strip()] = val
+    return out
+
+
+@main.command()
+@click.argument("name")
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="Set a declared parameter (repeatable).")
+@click.option("--format", "-f", "fmt", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@click.option("--endpoint", metavar="URL", help="Run against a remote SPARQL endpoint instead of the local build.")
+@click.option("--allow-service", is_flag=True, help="Allow SERVICE clauses (federated calls to other endpoints).")
+@click.option("--max-width", type=int, default=80, show_default=True,
+              help="Truncate table cells to this width (0 = never); other formats are never truncated.")
+@click.pass_obj
+@user_errors
+def query(project: Project, name, params, fmt, output, endpoint, allow_service, max_width):
+    """Run the saved query NAME and print its rows."""
+    from .queries import Catalog, format_result, run_local, run_remote
+
+    q = Catalog(project).get(name)
+    bindings = q.bindings(_parse_params(params))
+    if endpoint:
+        result = run_remote(endpoint, q, bindings, allow_service=allow_service)
+    else:
+        from .build import ensure_built
+
+        store = ensure_built(project, log)
+        result = run_local(store, q, bindings, allow_service=allow_service)
+    emit(format_result(result, fmt, max_width=max_width), output)
+
+
+@main.command()
+@click.option("--format", "-f", "fmt", type=click.Choice(EXPORT_FORMATS), default="turtle", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@click.option("--asserted-only", is_flag=True, help="Leave out inferred triples.")
+@click.pass_obj
+@user_errors
+def export(project: Project, fmt, output, asserted_only):
+    """Export the built graph (asserted + inferred by default)."""
+    from .build import ensure_built
+    from .export import export as do_export
+
+    store = ensure_built(project, log)
+    if output:
+        with atomic_output(output) as f:
+            n = do_export(store, fmt, f, asserted_only=asserted_only)
+        log(f"wrote {n} {'quads' if fmt in ('trig', 'nquads') else 'triples'} to {output}")
+    else:
+        do_export(store, fmt, sys.stdout, asserted_only=asserted_only)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

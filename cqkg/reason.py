@@ -1,0 +1,125 @@
+"""Targeted OWL 2 RL materialisation of the rules our ontology uses.
+
+owlrl computes the full RL closure in Python (~50 s at 100k triples). The ontology only relies on
+a handful of rules, so we compute the schema closure once in Python and run each instance-level
+rule as one SPARQL update with a VALUES table inside pyoxigraph, repeating until nothing new is
+derived. tests/test_reason.py checks the result equals owlrl's instance-level closure.
+
+Rules (OWL 2 RL names): cax-sco, cax-eqc1/2 (via the subclass closure), prp-dom, prp-rng,
+prp-spo1, prp-eqp1/2, prp-inv1/2, prp-symp, prp-trp, prp-spo2 (chains of two properties).
+Not materialised: owl:sameAs consequences of functional/inverse-functional properties and
+inconsistency rules; the SHACL shapes reject data that would trigger them instead.
+"""
+from __future__ import annotations
+
+import pyoxigraph as ox
+
+from .project import INFERRED_GRAPH
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+OWL = "http://www.w3.org/2002/07/owl#"
+
+
+class Schema:
+    """The schema-level closure, computed from the triples of the default graph."""
+
+    def __init__(self, store: ox.Store):
+        def pairs(query):
+            return [(r[0], r[1]) for r in store.query(query)]
+
+        sub_class = pairs(f"""SELECT ?a ?b WHERE {{
+            {{ ?a <{RDFS}subClassOf> ?b }} UNION {{ ?a <{OWL}equivalentClass> ?b }}
+            UNION {{ ?b <{OWL}equivalentClass> ?a }} FILTER(isIRI(?a) && isIRI(?b)) }}""")
+        sub_prop = pairs(f"""SELECT ?a ?b WHERE {{
+            {{ ?a <{RDFS}subPropertyOf> ?b }} UNION {{ ?a <{OWL}equivalentProperty> ?b }}
+            UNION {{ ?b <{OWL}equivalentProperty> ?a }} FILTER(isIRI(?a) && isIRI(?b)) }}""")
+        self.super_classes = _closure(sub_class)
+        self.super_props = _closure(sub_prop)
+        self.domain = pairs(f"SELECT ?p ?c WHERE {{ ?p <{RDFS}domain> ?c FILTER(isIRI(?c)) }}")
+        self.range = pairs(f"SELECT ?p ?c WHERE {{ ?p <{RDFS}range> ?c FILTER(isIRI(?c)) }}")
+        inv = pairs(f"SELECT ?p ?q WHERE {{ ?p <{OWL}inverseOf> ?q }}")
+        self.inverse = sorted(set(inv) | {(q, p) for p, q in inv}, key=str)
+        self.symmetric = [r[0] for r in store.query(
+            f"SELECT ?p WHERE {{ ?p a <{OWL}SymmetricProperty> }}")]
+        self.transitive = [r[0] for r in store.query(
+            f"SELECT ?p WHERE {{ ?p a <{OWL}TransitiveProperty> }}")]
+        self.chains = [(r[0], r[1], r[2]) for r in store.query(f"""
+            SELECT ?r ?p ?q WHERE {{
+              ?r <{OWL}propertyChainAxiom> ?l . ?l <{RDF}first> ?p ; <{RDF}rest> ?l2 .
+              ?l2 <{RDF}first> ?q ; <{RDF}rest> <{RDF}nil> }}""")]
+
+
+def _closure(pairs) -> dict:
+    """Reflexive-free transitive closure: node -> every strict ancestor."""
+    parents: dict = {}
+    for a, b in pairs:
+        if a != b:
+            parents.setdefault(a, set()).add(b)
+    out = {}
+    for start in parents:
+        seen, todo = set(), list(parents[start])
+        while todo:
+            n = todo.pop()
+            if n not in seen and n != start:
+                seen.add(n)
+                todo.extend(parents.get(n, ()))
+        out[start] = seen
+    return out
+
+
+def _values(variables: str, rows) -> str:
+    body = " ".join("(" + " ".join(str(t) for t in row) + ")" for row in rows)
+    return f"VALUES ({variables}) {{ {body} }}"
+
+
+def rule_updates(schema: Schema) -> list[str]:
+    """One SPARQL update per rule; each inserts into the default graph and the inferred graph."""
+    inf = f"<{INFERRED_GRAPH}>"
+    ups = []
+
+    def add(template: str, where: str):
+        ups.append(f"INSERT {{ {template} GRAPH {inf} {{ {template} }} }} WHERE {{ {where} "
+                   f"FILTER NOT EXISTS {{ {template} }} }}")
+
+    sub_prop = [(p, q) for p, qs in schema.super_props.items() for q in sorted(qs, key=str)]
+    if sub_prop:
+        add("?x ?q ?y .", f"{_values('?p ?q', sub_prop)} ?x ?p ?y .")
+    if schema.inverse:
+        add("?y ?q ?x .", f"{_values('?p ?q', schema.inverse)} ?x ?p ?y . FILTER(!isLiteral(?y))")
+    if schema.symmetric:
+        add("?y ?p ?x .", f"{_values('?p', [(p,) for p in schema.symmetric])} ?x ?p ?y . FILTER(!isLiteral(?y))")
+    for p in schema.transitive:
+        add(f"?x {p} ?z .", f"?x {p} ?y . ?y {p}+ ?z .")
+    if schema.chains:
+        add("?x ?r ?z .", f"{_values('?r ?p ?q', schema.chains)} ?x ?p ?y . ?y ?q ?z .")
+    types = []
+    if schema.domain:
+        types.append(f"{{ {_values('?p ?c', schema.domain)} ?x ?p ?o . }}")
+    if schema.range:
+        types.append(f"{{ {_values('?p ?c', schema.range)} ?o ?p ?x . FILTER(!isLiteral(?x)) }}")
+    if types:
+        add(f"?x <{RDF}type> ?c .", " UNION ".join(types))
+    sub_class = [(c, d) for c, ds in schema.super_classes.items() for d in sorted(ds, key=str)]
+    if sub_class:
+        add(f"?x <{RDF}type> ?d .", f"{_values('?c ?d', sub_class)} ?x <{RDF}type> ?c .")
+    return ups
+
+
+def inferred_count(store: ox.Store) -> int:
+    r = store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{INFERRED_GRAPH}> {{ ?s ?p ?o }} }}")
+    return int(next(iter(r))["n"].value)
+
+
+def materialise(store: ox.Store, max_rounds: int = 50) -> int:
+    """Add the inferred triples to the default graph (and the inferred graph); return how many."""
+    updates = rule_updates(Schema(store))
+    before = -1
+    for _ in range(max_rounds):
+        for u in updates:
+            store.update(u)
+        n = inferred_count(store)
+        if n == before:
+            return n
+        before = n
+    return before

@@ -1,0 +1,158 @@
+"""Validation: SHACL shapes, the quote check, and the *-violation.rq quality-check queries.
+
+All three feed one Report whose items name the focus node (with its label), the property, the
+message and the seed file that describes the node.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from .build import Sources, check_quotes, parse_file
+from .export import TermWriter
+from .project import CqkgError, Project
+
+SH = "http://www.w3.org/ns/shacl#"
+SEVERITY = {SH + "Violation": "Violation", SH + "Warning": "Warning", SH + "Info": "Info"}
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    severity: str      # Violation | Warning | Info
+    file: str
+    focus: str
+    label: str
+    path: str
+    message: str
+    check: str         # shacl | quote | query name
+
+
+@dataclass
+class Report:
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def violations(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "Violation"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity != "Violation"]
+
+    @property
+    def conforms(self) -> bool:
+        return not self.violations
+
+    def text(self, show_warnings: bool = True) -> str:
+        shown = sorted(set(self.issues if show_warnings else self.violations))
+        lines = []
+        for i in shown:
+            where = f"{i.file}: " if i.file and i.file != "?" else ""
+            name = f"{i.label} <{i.focus}>" if i.label else f"<{i.focus}>"
+            path = f" {i.path}:" if i.path else ""
+            lines.append(f"{i.severity}: {where}{name}{path} {i.message} [{i.check}]")
+        lines.append(f"{len(self.violations)} violation(s), {len(self.warnings)} warning(s)")
+        return "\n".join(lines)
+
+
+def labels(store: ox.Store) -> dict[str, str]:
+    out = {}
+    for r in store.query("""
+        SELECT ?s ?l WHERE {
+          { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }
+          UNION { ?s <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }
+          FILTER(langMatches(lang(?l), "en"))
+        } ORDER BY ?s ?l"""):
+        out.setdefault(r["s"].value, r["l"].value)
+    return out
+
+
+def shapes_graph(project: Project):
+    """The shapes as an rdflib graph (parsed with pyoxigraph first for file:line errors)."""
+    import rdflib
+
+    g = rdflib.Graph()
+    files = project.shape_files()
+    if not files:
+        raise CqkgError(f"{project.rel(project.shapes_dir)}: no .ttl shapes file found")
+    for f in files:
+        parse_file(f, project)  # raises a located syntax error
+        g.parse(f, format="turtle")
+    return g
+
+
+def to_rdflib(triples):
+    """Convert pyoxigraph triples to an rdflib Graph without re-parsing text."""
+    import rdflib
+
+    cache: dict = {}
+
+    def conv(t):
+        r = cache.get(t)
+        if r is None:
+            if isinstance(t, ox.NamedNode):
+                r = rdflib.URIRef(t.value)
+            elif isinstance(t, ox.BlankNode):
+                r = rdflib.BNode(t.value)
+            else:
+                r = rdflib.Literal(t.value, lang=t.language,
+                                   datatype=None if t.language else rdflib.URIRef(t.datatype.value))
+            cache[t] = r
+        return r
+
+    g = rdflib.Graph()
+    for t in triples:
+        g.add((conv(t.subject), conv(t.predicate), conv(t.object)))
+    return g
+
+
+def shacl_issues(project: Project, src: Sources, store: ox.Store, names: dict[str, str]) -> list[Issue]:
+    import pyshacl
+    import rdflib
+
+    data = to_rdflib(q.triple for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
+    conforms, results, _ = pyshacl.validate(
+        data, shacl_graph=shapes_graph(project), inference="none", allow_warnings=True,
+        advanced=True,
+    )
+    w = TermWriter()
+    sh = rdflib.Namespace(SH)
+    issues = []
+    for r in results.subjects(rdflib.RDF.type, sh.ValidationResult):
+        focus = results.value(r, sh.focusNode)
+        path = results.value(r, sh.resultPath)
+        msg = results.value(r, sh.resultMessage)
+        sev = SEVERITY.get(str(results.value(r, sh.resultSeverity)), "Violation")
+        value = results.value(r, sh.value)
+        text = str(msg) if msg else "does not conform"
+        if value is not None and str(value) not in text:
+            text += f" (value: {value.n3() if isinstance(value, rdflib.term.Identifier) else value})"
+        path_s = w.iri(str(path)) if isinstance(path, rdflib.URIRef) else ("" if path is None else "(complex path)")
+        issues.append(Issue(sev, src.file_of(focus), str(focus), names.get(str(focus), ""),
+                            path_s, text, "shacl"))
+    return issues
+
+
+def query_issues(project: Project, src: Sources, store: ox.Store, names: dict[str, str]) -> list[Issue]:
+    from .queries import Catalog, run_local
+
+    issues = []
+    for q in Catalog(project).violation_checks():
+        result = run_local(store, q, {})
+        for row in result.rows:
+            focus = row[0]
+            fv = focus.value if focus is not None else ""
+            detail = ", ".join(f"{v}={t.value}" for v, t in zip(result.variables[1:], row[1:]) if t is not None)
+            issues.append(Issue("Violation", src.file_of(fv), fv, names.get(fv, ""), "",
+                                q.title + (f" ({detail})" if detail else ""), q.name))
+    return issues
+
+
+def validate_store(project: Project, src: Sources, store: ox.Store) -> Report:
+    names = labels(store)
+    issues = [Issue("Violation", p.file, p.node, names.get(p.node, ""), "cqkg:quote", p.message, "quote")
+              for p in check_quotes(project, src)]
+    issues += shacl_issues(project, src, store, names)
+    issues += query_issues(project, src, store, names)
+    return Report(issues)
