@@ -184,5 +184,18 @@ def export(project: Project, fmt, output, asserted_only):
         do_export(store, fmt, sys.stdout, asserted_only=asserted_only)
 
 
+@main.command()
+@click.option("--verbose", "-v", is_flag=True, help="List every number with what covers it, not only the unaccounted ones.")
+@click.pass_obj
+@user_errors
+def audit(project: Project, verbose):
+    """Check that every number in the source texts is covered by a fact's quote or ignored with a reason."""
+    from . import audit as a
+
+    result = a.run(project)
+    click.echo(a.report(result, verbose=verbose))
+    sys.exit(0 if result.ok else 1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
