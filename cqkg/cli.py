@@ -6,6 +6,7 @@ Heavy libraries (rdflib, pyshacl, owlrl) are imported inside the commands that n
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import click
@@ -32,6 +33,12 @@ def user_errors(fn):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except Exception as e:  # a bug, not a user error: say so in one line
+            if os.environ.get("CQKG_DEBUG"):
+                raise
+            click.echo(f"Error: internal error ({type(e).__name__}: {e}); "
+                       f"rerun with CQKG_DEBUG=1 for a traceback and please report it.", err=True)
+            sys.exit(3)
     return wrapper
 
 

@@ -165,6 +165,9 @@ def parse_query_file(path: Path, project: Project | None = None) -> SavedQuery:
                           (pm.group("desc") or "").strip())
                 if not re.search(r"[?$]" + re.escape(p.name) + r"\b", strip_comments(text)):
                     raise CqkgError(f"{where}:{lineno}: parameter {p.name!r} is not used as ?{p.name} in the query")
+                if not _projects(strip_comments(text), p.name):
+                    raise CqkgError(f"{where}:{lineno}: parameter ?{p.name} must appear in the SELECT "
+                                    f"clause so it can be bound (SPARQL substitution rule)")
                 if p.default is not None:
                     p.parse(p.default, f"{where}:{lineno}: default of ")
                 q.params.append(p)
@@ -176,6 +179,15 @@ def parse_query_file(path: Path, project: Project | None = None) -> SavedQuery:
     if not q.title:
         raise CqkgError(f"{where}: missing '#+ summary:' header line")
     return q
+
+
+def _projects(text: str, var: str) -> bool:
+    """Does the first SELECT clause list ?var (or use SELECT *)?"""
+    m = re.search(r"\bSELECT\b(.*?)\bWHERE\b|\bSELECT\b(.*?)\{", text, re.S | re.I)
+    if not m:
+        return False
+    clause = m.group(1) if m.group(1) is not None else m.group(2)
+    return "*" in clause or re.search(r"[?$]" + re.escape(var) + r"\b", clause) is not None
 
 
 class Catalog:
@@ -296,8 +308,8 @@ def run_local(store: ox.Store, q: SavedQuery, bindings: dict, allow_service: boo
         res = store.query(q.text, substitutions=subs or None)
     except SyntaxError as e:
         raise _syntax_error(q, e) from None
-    except OSError as e:
-        raise CqkgError(f"query {q.name!r} failed: {e}") from None
+    except (OSError, RuntimeError, ValueError) as e:
+        raise CqkgError(f"{q.path.name}: query {q.name!r} failed: {e}") from None
     if isinstance(res, ox.QueryBoolean):
         return Result(["result"], [(ox.Literal("true" if bool(res) else "false",
                                                datatype=ox.NamedNode(XSD + "boolean")),)])
