@@ -73,8 +73,11 @@ def _values(variables: str, rows) -> str:
     return f"VALUES ({variables}) {{ {body} }}"
 
 
-def rule_updates(schema: Schema) -> list[str]:
-    """One SPARQL update per rule; each inserts into the default graph and the inferred graph."""
+def rule_updates(schema: Schema, typing: bool = True) -> list[str]:
+    """One SPARQL update per rule; each inserts into the default graph and the inferred graph.
+
+    typing=False leaves out prp-dom and prp-rng (types from domains and ranges).
+    """
     inf = f"<{INFERRED_GRAPH}>"
     ups = []
 
@@ -94,9 +97,9 @@ def rule_updates(schema: Schema) -> list[str]:
     if schema.chains:
         add("?x ?r ?z .", f"{_values('?r ?p ?q', schema.chains)} ?x ?p ?y . ?y ?q ?z .")
     types = []
-    if schema.domain:
+    if typing and schema.domain:
         types.append(f"{{ {_values('?p ?c', schema.domain)} ?x ?p ?o . }}")
-    if schema.range:
+    if typing and schema.range:
         types.append(f"{{ {_values('?p ?c', schema.range)} ?o ?p ?x . FILTER(!isLiteral(?x)) }}")
     if types:
         add(f"?x <{RDF}type> ?c .", " UNION ".join(types))
@@ -111,9 +114,15 @@ def inferred_count(store: ox.Store) -> int:
     return int(next(iter(r))["n"].value)
 
 
-def materialise(store: ox.Store, max_rounds: int = 50) -> int:
-    """Add the inferred triples to the default graph (and the inferred graph); return how many."""
-    updates = rule_updates(Schema(store))
+def materialise(store: ox.Store, typing: bool = True, max_rounds: int = 50) -> int:
+    """Add the inferred triples to the default graph (and the inferred graph); return how many.
+
+    The build first runs with typing=False and validates that: with domain and range typing,
+    every sh:class check on a property with a declared range would pass whatever the data says
+    (a cluster "memberOf" a district would make the district a grouping). Then it runs again
+    with typing=True to complete the closure that queries and exports see.
+    """
+    updates = rule_updates(Schema(store), typing=typing)
     before = -1
     for _ in range(max_rounds):
         for u in updates:
@@ -123,3 +132,67 @@ def materialise(store: ox.Store, max_rounds: int = 50) -> int:
             return n
         before = n
     return before
+
+
+# --------------------------------------------------------------------------- reference (owlrl)
+
+# Vocabulary that only says something about the schema, or that owlrl adds to every resource.
+_SCHEMA_PREDICATES = {RDFS + n for n in ("subClassOf", "subPropertyOf", "domain", "range")} | {
+    OWL + n for n in ("equivalentClass", "equivalentProperty", "inverseOf", "propertyChainAxiom",
+                      "disjointWith", "propertyDisjointWith", "sameAs", "differentFrom",
+                      "onProperty", "someValuesFrom", "allValuesFrom", "hasValue", "unionOf",
+                      "intersectionOf", "members", "distinctMembers", "oneOf")}
+_META_CLASSES_NS = (RDFS, OWL, RDF)
+
+
+def instance_level(triples) -> set[str]:
+    """The triples about individuals, as N-Triples lines (comparable across engines).
+
+    Leaves out schema axioms, types from the RDF/RDFS/OWL vocabularies (owl:Thing, rdfs:Resource,
+    owl:Class…) and triples whose subject is a literal or a term of those vocabularies.
+    """
+    out = set()
+    for s, p, o in triples:
+        s, p, o = (_as_ox(t) for t in (s, p, o))
+        if isinstance(s, ox.Literal) or p.value in _SCHEMA_PREDICATES:
+            continue
+        if isinstance(s, ox.NamedNode) and s.value.startswith(_META_CLASSES_NS):
+            continue
+        if p.value == RDF + "type" and isinstance(o, ox.NamedNode) and o.value.startswith(_META_CLASSES_NS):
+            continue
+        if p.value.startswith((RDF + "_", RDF + "first", RDF + "rest")):
+            continue
+        out.add(f"{s} {p} {o} .")
+    return out
+
+
+def _as_ox(t):
+    """An rdflib or pyoxigraph term as a pyoxigraph term."""
+    if isinstance(t, (ox.NamedNode, ox.BlankNode, ox.Literal)):
+        return t
+    import rdflib
+
+    if isinstance(t, rdflib.URIRef):
+        return ox.NamedNode(str(t))
+    if isinstance(t, rdflib.BNode):
+        return ox.BlankNode(str(t))
+    if t.language:
+        return ox.Literal(str(t), language=t.language)
+    return ox.Literal(str(t), datatype=ox.NamedNode(str(t.datatype or "http://www.w3.org/2001/XMLSchema#string")))
+
+
+def owlrl_closure(triples) -> list:
+    """The full OWL-RL closure by owlrl (slow; the reference the targeted rules are checked against)."""
+    import owlrl
+
+    from .validate import to_rdflib
+
+    g = to_rdflib(triples)
+    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False,
+                           datatype_axioms=False).expand(g)
+    return list(g)
+
+
+def default_graph_triples(store: ox.Store) -> list:
+    return [ox.Triple(q.subject, q.predicate, q.object)
+            for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph())]

@@ -62,7 +62,8 @@ def labels(store: ox.Store) -> dict[str, str]:
         SELECT ?s ?l WHERE {
           { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }
           UNION { ?s <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }
-          FILTER(langMatches(lang(?l), "en"))
+          UNION { ?s <http://purl.org/dc/terms/title> ?l }
+          FILTER(langMatches(lang(?l), "en") || lang(?l) = "")
         } ORDER BY ?s ?l"""):
         out.setdefault(r["s"].value, r["l"].value)
     return out

@@ -1,0 +1,225 @@
+"""The saved query catalogue: metadata, golden rows, parameters, safety, engines."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from conftest import FIXTURES, REPO, run_cli
+from cqkg.build import open_store
+from cqkg.project import Project
+from cqkg.queries import Catalog, SavedQuery, run_local, run_rdflib, uses_service, with_values
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+CATALOG = Catalog(Project.at(REPO))
+NAMES = CATALOG.names()
+CHECKS = [n for n in NAMES if n.endswith("-violation")]
+ANALYST = [n for n in NAMES if not n.endswith("-violation")]
+
+# Golden cases: every query with its defaults, plus the non-default parameters below.
+PARAM_CASES = {
+    "metrics-for-subject": ["subject=cq:SoftwareIndustry"],
+    "facts-from-source": ["source=src:cq-daily-2021-08-14th-fyp-manufacturing"],
+    "located-in": ["place=cq:LiangjiangNewArea"],
+    "fastest-growing": ["year=2024"],
+    "targets-progress": ["year=2027"],
+    "metrics-by-indicator": ["indicator=ind:Share"],
+}
+GOLDEN_CASES = [(n, None) for n in NAMES] + [(n, p) for n, ps in PARAM_CASES.items() for p in ps]
+
+
+def golden_path(name: str, param: str | None) -> Path:
+    suffix = "" if param is None else "@" + re.sub(r"[^A-Za-z0-9=-]+", "_", param)
+    return GOLDEN / f"{name}{suffix}.csv"
+
+
+def test_catalogue_is_substantial_and_documented():
+    assert len(ANALYST) >= 15
+    for q in CATALOG.all():
+        assert q.title and q.description, q.name
+        body = re.sub(r"#[^\n]*", "", q.text)
+        assert re.search(r"\bORDER\s+BY\b", body, re.I), f"{q.name} has no ORDER BY"
+
+
+def test_param_cases_name_real_parameters():
+    for name, cases in PARAM_CASES.items():
+        declared = {p.name for p in CATALOG.get(name).params}
+        for case in cases:
+            assert case.split("=")[0] in declared
+
+
+@pytest.mark.parametrize("name,param", GOLDEN_CASES,
+                         ids=[f"{n}@{p}" if p else n for n, p in GOLDEN_CASES])
+def test_golden_rows(built_project, request, name, param):
+    args = ["query", name, "--format", "csv"] + (["--param", param] if param else [])
+    result = run_cli(built_project, *args)
+    assert result.exit_code == 0, result.output
+    path = golden_path(name, param)
+    if request.config.getoption("--update-golden"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(result.stdout, encoding="utf-8")
+    assert path.is_file(), f"no golden file {path.name}; run pytest --update-golden and review it"
+    assert result.stdout == path.read_text(encoding="utf-8")
+
+
+def test_no_stale_golden_files():
+    expected = {golden_path(n, p).name for n, p in GOLDEN_CASES}
+    assert {p.name for p in GOLDEN.glob("*.csv")} <= expected
+
+
+def test_analyst_queries_return_rows_on_the_seed_graph():
+    for name in ANALYST:
+        if name == "conflicting-values":  # empty when the sources agree, which they do
+            continue
+        text = golden_path(name, None).read_text(encoding="utf-8")
+        assert text.count("\n") >= 2, f"{name} returns no rows on the seed graph"
+
+
+# ------------------------------------------------------------------ known answers (spot checks)
+
+def rows(project, name, *params) -> list[dict]:
+    args = ["query", name, "-f", "json"] + [x for p in params for x in ("-p", p)]
+    result = run_cli(project, *args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    return [{k: v["value"] for k, v in b.items()} for b in data["results"]["bindings"]]
+
+
+def test_cluster_targets_progress_for_nev(built_project):
+    found = [r for r in rows(built_project, "cluster-targets")
+             if r["measure"] == "production volume: new energy vehicles"]
+    assert {r["source"].rsplit("/", 1)[1] for r in found} == {
+        "ichongqing-2025-01-21-automotive", "quality-chain-2025-h1"}
+    for r in found:
+        assert (r["target"], r["actual"], r["progress_pct"]) == ("1300000", "489300", "37.6")
+        assert r["cluster_en"] == "intelligent connected new energy vehicles"
+        assert r["tier_rank"] == "1"
+
+
+def test_cluster_system_has_four_tiers_of_declared_size(built_project):
+    got = {(r["rank"], r["declared"]) for r in rows(built_project, "cluster-system")}
+    assert {("1", "3"), ("2", "3"), ("3", "6"), ("4", "18")} <= got
+
+
+# ------------------------------------------------------------------ quality checks fire
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_violation_check_fires_on_its_fixture(mini_project, name):
+    fixture = FIXTURES / "violations" / f"{name}.ttl"
+    body = fixture.read_text(encoding="utf-8")
+    focus = re.match(r"# expect: (\S+)", body).group(1)
+    prefixes = (FIXTURES / "shapes" / "_prefixes.ttl").read_text(encoding="utf-8")
+    (mini_project / "seeds" / f"zz-{name}.ttl").write_text(prefixes + body, encoding="utf-8")
+    result = run_cli(mini_project, "build")
+    assert result.exit_code == 1, result.output
+    ns = dict(re.findall(r"@prefix\s+(\w+):\s+<([^>]+)>", prefixes))
+    p, local = focus.split(":", 1)
+    assert any(f"<{ns[p]}{local}>" in ln and f"[{name}]" in ln for ln in result.output.splitlines()), result.output
+    assert not (mini_project / "build").exists()
+
+
+def test_every_check_has_a_fixture():
+    assert sorted(p.stem for p in (FIXTURES / "violations").glob("*.ttl")) == CHECKS
+
+
+# ------------------------------------------------------------------ parameters are RDF terms
+
+MALICIOUS = [
+    'x" } UNION { ?s ?p ?o } #',
+    "x' } UNION { ?s ?p ?o }",
+    "<http://a> } UNION { ?s ?p ?o",
+    "cq:Chongqing> } UNION { ?s ?p ?o } #",
+    "}",
+    '"""',
+    "cq:a\\u003e } UNION {",
+]
+
+
+@pytest.mark.parametrize("value", MALICIOUS)
+def test_malicious_iri_parameter_is_rejected(built_project, value):
+    result = run_cli(built_project, "query", "metrics-for-subject", "-p", f"subject={value}")
+    assert result.exit_code == 2
+    assert "parameter 'subject' expects an IRI" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value", MALICIOUS)
+def test_malicious_string_value_cannot_change_the_query(value):
+    q = SavedQuery("t", Path("t.rq"), "SELECT ?name ?s WHERE { ?s <http://x/p> ?name } ORDER BY ?s")
+    store = ox.Store()
+    store.add(ox.Quad(ox.NamedNode("http://x/a"), ox.NamedNode("http://x/p"), ox.Literal("a")))
+    store.add(ox.Quad(ox.NamedNode("http://x/b"), ox.NamedNode("http://x/p"), ox.Literal(value)))
+    got = run_local(store, q, {"name": ox.Literal(value)})
+    assert [r[1].value for r in got.rows] == ["http://x/b"]
+    # the VALUES block sent to endpoints keeps the value one literal too
+    remote = with_values(q.text, {"name": ox.Literal(value)})
+    got = run_local(store, SavedQuery("t", Path("t.rq"), remote), {})
+    assert [r[1].value for r in got.rows] == ["http://x/b"]
+
+
+@pytest.mark.parametrize("param,value,expect", [
+    ("year", "twenty", "expects a year like 2025"),
+    ("year", "2025 } UNION {", "expects a year like 2025"),
+    ("nope", "1", "has no parameter 'nope'"),
+])
+def test_bad_parameters(built_project, param, value, expect):
+    result = run_cli(built_project, "query", "targets-progress", "-p", f"{param}={value}")
+    assert result.exit_code == 2 and expect in result.output
+
+
+def test_param_without_equals(built_project):
+    result = run_cli(built_project, "query", "targets-progress", "-p", "2025")
+    assert result.exit_code == 2 and "expected NAME=VALUE" in result.output
+
+
+# ------------------------------------------------------------------ safety: SERVICE
+
+SERVICE_QUERY = """#+ summary: Federated
+#+ description: Asks another endpoint.
+SELECT ?s WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } } ORDER BY ?s
+"""
+
+
+def test_service_is_refused_without_flag(built_project):
+    (built_project / "queries" / "federated.rq").write_text(SERVICE_QUERY, encoding="utf-8")
+    try:
+        result = run_cli(built_project, "query", "federated")
+        assert result.exit_code == 2
+        assert "SERVICE" in result.output and "--allow-service" in result.output
+    finally:
+        (built_project / "queries" / "federated.rq").unlink()
+
+
+def test_service_detection_ignores_comments_and_strings():
+    assert uses_service("SELECT * WHERE { SERVICE <x> { ?s ?p ?o } }")
+    assert uses_service("select * where { service<x>{?s ?p ?o} }")
+    assert not uses_service('SELECT * WHERE { ?s ?p "SERVICE" } # SERVICE')
+
+
+def test_shipped_queries_make_no_service_calls():
+    assert not [q.name for q in CATALOG.all() if uses_service(q.text)]
+
+
+# ------------------------------------------------------------------ two engines, same rows
+
+@pytest.fixture(scope="module")
+def engines(built_project):
+    import rdflib
+
+    g = rdflib.Graph()
+    g.parse(built_project / "build" / "graph.ttl", format="turtle")
+    return open_store(Project.at(built_project)), g
+
+
+@pytest.mark.parametrize("name,param", GOLDEN_CASES,
+                         ids=[f"{n}@{p}" if p else n for n, p in GOLDEN_CASES])
+def test_embedded_engine_and_rdflib_agree(engines, name, param):
+    store, graph = engines
+    q = CATALOG.get(name)
+    b = q.bindings(dict([param.split("=", 1)]) if param else {})
+    ours, theirs = run_local(store, q, b), run_rdflib(graph, q, b)
+    assert ours.variables == theirs.variables
+    assert ours.normalised() == theirs.normalised()

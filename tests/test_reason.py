@@ -1,0 +1,73 @@
+"""Inference: the targeted OWL-RL rules give what the ontology implies, and the same as owlrl."""
+from __future__ import annotations
+
+import pyoxigraph as ox
+import pytest
+
+from cqkg import reason
+from cqkg.build import assemble, load_sources, open_store
+from cqkg.project import Project
+
+CQ = "https://w3id.org/cqkg/id/"
+ORG = "http://www.w3.org/ns/org#"
+CQKG = "https://w3id.org/cqkg/ontology#"
+TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+
+
+def has(store, s, p, o) -> bool:
+    return any(True for _ in store.quads_for_pattern(ox.NamedNode(s), p if isinstance(p, ox.NamedNode) else ox.NamedNode(p),
+                                                     ox.NamedNode(o), ox.DefaultGraph()))
+
+
+def test_ontology_parses_and_has_a_version(built_project):
+    store = open_store(Project.at(built_project))
+    rows = list(store.query("""PREFIX owl: <http://www.w3.org/2002/07/owl#>
+        SELECT ?v ?i WHERE { <https://w3id.org/cqkg/ontology> a owl:Ontology ; owl:versionIRI ?v ; owl:versionInfo ?i }"""))
+    assert len(rows) == 1 and rows[0]["v"].value.startswith("https://w3id.org/cqkg/ontology/")
+
+
+def test_enterprise_is_an_organisation(built_project):
+    store = open_store(Project.at(built_project))
+    assert has(store, CQ + "Changan", TYPE, ORG + "Organization")
+    assert has(store, CQ + "Changan", TYPE, "http://www.w3.org/ns/prov#Agent")
+
+
+def test_district_things_are_located_in_chongqing(built_project):
+    store = open_store(Project.at(built_project))
+    assert has(store, CQ + "YongchuanDistrict", CQKG + "locatedIn", CQ + "Chongqing")
+    assert has(store, CQ + "GWMYongchuanBase", CQKG + "locatedIn", CQ + "Chongqing")
+    assert has(store, CQ + "GWMYongchuanBase", CQKG + "locatedIn", CQ + "China")
+
+
+def test_district_enterprise_located_in_city_on_fixture(built_mini):
+    store = open_store(Project.at(built_mini))
+    assert has(store, CQ + "ExampleMotors", TYPE, ORG + "Organization")
+    assert has(store, CQ + "ExampleMotors", CQKG + "locatedIn", CQ + "FixtureCity")
+    # a tier member is a member of the tier's system (property chain)
+    assert has(store, CQ + "ExampleCluster", CQKG + "memberOf", CQ + "FixtureSystem")
+    # a plan that sets a target is what the target is set by (inverse)
+    assert has(store, "https://w3id.org/cqkg/id/obs/fixture-target", CQKG + "setBy", CQ + "ExamplePlan")
+
+
+def test_inferred_triples_are_kept_apart(built_project):
+    store = open_store(Project.at(built_project))
+    inferred = ox.NamedNode("https://w3id.org/cqkg/graph/inferred")
+    assert any(True for _ in store.quads_for_pattern(ox.NamedNode(CQ + "Changan"), TYPE,
+                                                     ox.NamedNode(ORG + "Organization"), inferred))
+
+
+def closure_pair(project_root) -> tuple[set, set]:
+    store = assemble(load_sources(Project.at(project_root)))
+    asserted = reason.default_graph_triples(store)
+    reason.materialise(store)
+    ours = reason.instance_level(reason.default_graph_triples(store))
+    theirs = reason.instance_level(reason.owlrl_closure(asserted))
+    return ours, theirs
+
+
+@pytest.mark.parametrize("which", ["seed", "mini"])
+def test_targeted_rules_equal_owlrl_instance_closure(which, seed_project, mini_project):
+    ours, theirs = closure_pair(seed_project if which == "seed" else mini_project)
+    assert ours - theirs == set()
+    assert theirs - ours == set()
+    assert len(ours) > 100
