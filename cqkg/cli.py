@@ -192,6 +192,94 @@ def export(project: Project, fmt, output, asserted_only):
 
 
 @main.command()
+@click.option("--endpoint", required=True, metavar="URL",
+              help="Graph Store Protocol URL, e.g. http://localhost:7878/store (Oxigraph), "
+                   "http://localhost:3030/DATASET/data (Fuseki).")
+@click.option("--update-endpoint", metavar="URL",
+              help="SPARQL update URL used to swap the upload in atomically (guessed for Oxigraph, "
+                   "Fuseki, GraphDB and Virtuoso).")
+@click.option("--graph", "graph", metavar="IRI", help="Target graph (default: https://w3id.org/cqkg/graph/all; "
+              "'default' for the store's default graph).")
+@click.option("--per-source-graphs", is_flag=True,
+              help="One graph per source document, plus the ontology and inferred graphs (as in TriG export).")
+@click.option("--replace", is_flag=True, help="Replace target graphs that already hold triples.")
+@click.option("--asserted-only", is_flag=True, help="Leave out inferred triples.")
+@click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
+              help="Retries (with back-off) on connection errors and 5xx answers.")
+@click.pass_obj
+@user_errors
+def load(project: Project, endpoint, update_endpoint, graph, per_source_graphs, replace, asserted_only, retries):
+    """Load the built graph into a triple store, replacing the target graph(s) all or nothing.
+
+    Credentials come from CQKG_STORE_USER and CQKG_STORE_PASSWORD (CQKG_STORE_AUTH=basic|digest).
+    """
+    from . import store as st
+    from .build import ensure_built
+    from .export import asserted_triples, graph_triples, named_graphs
+    from .project import GRAPH
+
+    if graph and per_source_graphs:
+        raise CqkgError("use either --graph or --per-source-graphs, not both")
+    if graph and graph != st.DEFAULT_GRAPH:
+        from .queries import Param
+
+        graph = Param("graph", "iri", None, "").parse(graph).value
+    db = ensure_built(project, log)
+    if per_source_graphs:
+        graphs = named_graphs(db, asserted_only)
+    else:
+        graphs = {graph or GRAPH + "all": asserted_triples(db) if asserted_only else graph_triples(db)}
+    http = st.Http(retries=retries, log=log)
+    report = st.load(endpoint, graphs, update_endpoint=update_endpoint, replace=replace, http=http)
+    bad = False
+    for g, (sent, held) in sorted(report.graphs.items()):
+        name = "the default graph" if g == st.DEFAULT_GRAPH else f"<{g}>"
+        note = f", replaced {report.replaced[g]}" if g in report.replaced else ""
+        click.echo(f"{name}: sent {sent} triples, store holds {held}{note}")
+        bad |= sent != held
+    if bad:
+        raise CqkgError("the store holds a different number of triples than was sent (another writer?)", 1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@click.option("--port", type=click.IntRange(1, 65535), default=7878, show_default=True)
+@click.pass_obj
+@user_errors
+def serve(project: Project, host, port):
+    """Serve the built store read-only with Oxigraph: SPARQL at /query, a query UI at /."""
+    import shutil
+    import subprocess
+
+    from .build import ensure_built
+
+    db = ensure_built(project, log)
+    del db  # built if needed; close it so the server opens the store alone
+    exe = shutil.which("oxigraph", path=os.path.dirname(sys.executable)) or shutil.which("oxigraph")
+    if not exe:
+        raise CqkgError("the Oxigraph server is not installed: pip install oxigraph")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log(f"warning: listening on {host}, not loopback: anyone who can reach it can query the graph")
+    shown = f"[{host}]" if ":" in host else host
+    log(f"serving {project.rel(project.store_dir)} read-only at http://{shown}:{port}/ "
+        f"(SPARQL endpoint http://{shown}:{port}/query); Ctrl-C to stop")
+    proc = subprocess.Popen([exe, "serve-read-only", "--location", str(project.store_dir),
+                             "--bind", f"{shown}:{port}"])
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log("stopped.")
+        return
+    if code:
+        raise CqkgError(f"the Oxigraph server exited with status {code} (is port {port} in use?)", exit_code=code)
+
+
+@main.command()
 @click.option("--verbose", "-v", is_flag=True, help="List every number with what covers it, not only the unaccounted ones.")
 @click.pass_obj
 @user_errors

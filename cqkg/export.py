@@ -140,7 +140,7 @@ def graph_triples(store: ox.Store, graph=None) -> list:
 
 def named_graphs(store: ox.Store, asserted_only: bool) -> dict[str, list]:
     """One graph per source document and one for the ontology; inferred triples in their own graph."""
-    graphs = {g.value: graph_triples(store, g.value) for g in store.named_graphs()}
+    graphs = {g: graph_triples(store, g) for g in sorted(n.value for n in store.named_graphs())}
     if asserted_only:
         graphs.pop(INFERRED_GRAPH, None)
     return graphs

@@ -1,0 +1,404 @@
+"""Loading into a real Oxigraph server, remote queries, atomicity under failure, and `cqkg serve`."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from conftest import run_cli
+from cqkg.build import open_store
+from cqkg.project import CqkgError, Project
+from cqkg.queries import Catalog, run_local, run_remote
+from cqkg.store import Http, sparql_select
+from test_queries import GOLDEN_CASES
+
+OXIGRAPH = shutil.which("oxigraph", path=os.path.dirname(sys.executable)) or shutil.which("oxigraph")
+pytestmark = pytest.mark.skipif(OXIGRAPH is None, reason="the oxigraph server is a dependency of cqkg; reinstall")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen | None = None, timeout: float = 20) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class OxigraphServer:
+    """`oxigraph serve` on a free loopback port over a folder; stopped by its PID."""
+
+    def __init__(self, location: Path):
+        self.location = location
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "OxigraphServer":
+        self.proc = subprocess.Popen([OXIGRAPH, "serve", "--location", str(self.location),
+                                      "--bind", f"127.0.0.1:{self.port}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.base + "/", self.proc)
+        return self
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            self.proc.wait(timeout=20)
+
+    def graph_ntriples(self, graph: str) -> list[str]:
+        """The graph's triples, sorted, blank node labels blanked (the store renames them)."""
+        url = f"{self.base}/store?graph={graph}" if graph != "default" else f"{self.base}/store?default"
+        req = urllib.request.Request(url, headers={"Accept": "application/n-triples"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return sorted(re.sub(r"_:\w+", "_:b", str(t))
+                              for t in ox.parse(r.read(), format=ox.RdfFormat.N_TRIPLES))
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return []
+            raise
+
+    def graph_names(self) -> set[str]:
+        data = sparql_select(self.base + "/query", "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
+        return {b["g"]["value"] for b in data["results"]["bindings"]}
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = OxigraphServer(tmp_path / "oxidb").start()
+    yield srv
+    srv.stop()
+
+
+ALL = "https://w3id.org/cqkg/graph/all"
+
+
+def test_load_then_every_saved_query_matches_embedded(built_project, server):
+    result = run_cli(built_project, "load", "--endpoint", server.base + "/store", "--graph", "default")
+    assert result.exit_code == 0, result.output
+    assert "the default graph: sent 5" in result.stdout
+    sent = int(result.stdout.split("sent ")[1].split()[0])
+    assert f"store holds {sent}" in result.stdout
+    catalog = Catalog(Project.at(built_project))
+    store = open_store(Project.at(built_project))
+    for name, param in GOLDEN_CASES:
+        q = catalog.get(name)
+        b = q.bindings(dict([param.split("=", 1)]) if param else {})
+        local = run_local(store, q, b)
+        remote = run_remote(server.base + "/query", q, b)
+        assert remote.variables == local.variables, name
+        assert remote.normalised() == local.normalised(), (name, param)
+
+
+def test_cli_query_endpoint(built_project, server):
+    assert run_cli(built_project, "load", "--endpoint", server.base + "/store", "--graph", "default").exit_code == 0
+    local = run_cli(built_project, "query", "cluster-targets", "-f", "csv")
+    remote = run_cli(built_project, "query", "cluster-targets", "-f", "csv", "--endpoint", server.base + "/query")
+    assert remote.exit_code == 0 and remote.stdout == local.stdout
+
+
+def test_named_graph_load_refuses_to_overwrite_without_replace(built_project, server):
+    first = run_cli(built_project, "load", "--endpoint", server.base + "/store")
+    assert first.exit_code == 0 and f"<{ALL}>: sent" in first.stdout
+    before = server.graph_ntriples(ALL)
+    again = run_cli(built_project, "load", "--endpoint", server.base + "/store")
+    assert again.exit_code == 1 and "--replace" in again.stderr
+    assert server.graph_ntriples(ALL) == before
+    replaced = run_cli(built_project, "load", "--endpoint", server.base + "/store", "--replace")
+    assert replaced.exit_code == 0 and f"replaced {len(before)}" in replaced.stdout
+    assert server.graph_ntriples(ALL) == before
+    assert server.graph_names() == {ALL}  # no temporary graphs left behind
+
+
+def test_per_source_graphs(built_project, server):
+    result = run_cli(built_project, "load", "--endpoint", server.base + "/store", "--per-source-graphs")
+    assert result.exit_code == 0, result.output
+    names = server.graph_names()
+    assert "https://w3id.org/cqkg/source/quality-chain-2025-h1" in names
+    assert "https://w3id.org/cqkg/graph/ontology" in names and "https://w3id.org/cqkg/graph/inferred" in names
+    store = open_store(Project.at(built_project))
+    assert names == {g.value for g in store.named_graphs()}
+
+
+# ------------------------------------------------------------------ failure half-way
+
+class CuttingProxy:
+    """A TCP proxy to the store that cuts PUT uploads half-way, from the `from_put`-th PUT on.
+
+    on_cut runs at the moment of the cut (e.g. to kill the store's process).
+    """
+
+    def __init__(self, upstream_port: int, from_put: int = 1, on_cut=None):
+        self.upstream_port, self.from_put, self.on_cut = upstream_port, from_put, on_cut
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.puts = self.cuts = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+
+    def _handle(self, client):
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        except OSError:
+            client.close()
+            return
+        threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
+        cut = None
+        try:
+            data = client.recv(65536)
+            if data.startswith(b"PUT "):
+                with self.lock:
+                    self.puts += 1
+                    cut = self.puts >= self.from_put
+            if cut:
+                length = int(re.search(rb"(?i)content-length: *(\d+)", data).group(1))
+                head_end = data.index(b"\r\n\r\n") + 4
+                budget = head_end + length // 2  # headers and half the body, then the line goes dead
+                sent = 0
+                while data and sent + len(data) < budget:
+                    upstream.sendall(data)
+                    sent += len(data)
+                    data = client.recv(65536)
+                upstream.sendall(data[: max(0, budget - sent)])
+                self.cuts += 1
+                if self.on_cut:
+                    self.on_cut()
+                return
+            while data:
+                upstream.sendall(data)
+                data = client.recv(65536)
+        except OSError:
+            pass
+        finally:
+            for s in (client, upstream):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def close(self):
+        self.sock.close()
+
+
+def modified_project(built_project: Path, tmp_path: Path) -> Path:
+    """A copy of the built project whose graph differs (one more seed fact)."""
+    proj = tmp_path / "changed"
+    for d in ("ontology", "shapes", "seeds", "queries"):
+        shutil.copytree(built_project / d, proj / d)
+    periods = proj / "seeds" / "periods.ttl"
+    periods.write_text(periods.read_text().replace('rdfs:label "2018"@en', 'rdfs:label "2018"@en ; rdfs:comment "changed"'))
+    assert run_cli(proj, "build").exit_code == 0
+    return proj
+
+
+def snapshot(srv: OxigraphServer) -> dict[str, list[str]]:
+    return {g: srv.graph_ntriples(g) for g in sorted(srv.graph_names())}
+
+
+def test_interrupted_upload_leaves_graphs_unchanged(built_project, server, tmp_path):
+    """Cut the 4th upload of a per-source load: the three graphs already sent must not land either."""
+    store = server.base + "/store"
+    assert run_cli(built_project, "load", "--endpoint", store, "--per-source-graphs").exit_code == 0
+    before = snapshot(server)
+    changed = modified_project(built_project, tmp_path)
+    proxy = CuttingProxy(server.port, from_put=4)
+    try:
+        result = run_cli(changed, "load", "--endpoint", f"http://127.0.0.1:{proxy.port}/store",
+                         "--update-endpoint", f"http://127.0.0.1:{proxy.port}/update",
+                         "--per-source-graphs", "--replace", "--retries", "1")
+    finally:
+        proxy.close()
+    assert proxy.cuts >= 1 and proxy.puts >= 4
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert f"127.0.0.1:{proxy.port}/store" in result.stderr
+    assert snapshot(server) == before  # every graph as it was, temporary graphs dropped
+    # and the same load without the cut goes through and changes the periods graph
+    assert run_cli(changed, "load", "--endpoint", store, "--per-source-graphs", "--replace").exit_code == 0
+    assert snapshot(server) != before
+
+
+def test_server_killed_mid_upload_leaves_graphs_unchanged(built_project, tmp_path):
+    srv = OxigraphServer(tmp_path / "oxidb").start()
+    try:
+        assert run_cli(built_project, "load", "--endpoint", srv.base + "/store", "--per-source-graphs").exit_code == 0
+        before = snapshot(srv)
+        changed = modified_project(built_project, tmp_path)
+        proxy = CuttingProxy(srv.port, from_put=4, on_cut=lambda: srv.stop(signal.SIGKILL))
+        try:
+            result = run_cli(changed, "load", "--endpoint", f"http://127.0.0.1:{proxy.port}/store",
+                             "--update-endpoint", f"http://127.0.0.1:{proxy.port}/update",
+                             "--per-source-graphs", "--replace", "--retries", "0")
+        finally:
+            proxy.close()
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert srv.proc.poll() is not None  # really killed
+        srv.start()  # same folder, same port
+        after = snapshot(srv)
+        # The clean-up could not run (the server was dead): temporary graphs may remain, marked as such.
+        assert {g for g in after if "-cqkg-tmp-" not in g} == set(before)
+        assert {g: t for g, t in after.items() if g in before} == before
+    finally:
+        srv.stop()
+
+
+# ------------------------------------------------------------------ errors and credentials
+
+def test_unreachable_endpoint_is_one_clear_message(built_project):
+    url = f"http://127.0.0.1:{free_port()}/store"
+    result = run_cli(built_project, "load", "--endpoint", url, "--retries", "0")
+    assert result.exit_code == 2 and url in result.stderr and "cannot reach the store" in result.stderr
+    assert "Traceback" not in result.output
+    q = run_cli(built_project, "query", "sources", "--endpoint", url.replace("/store", "/query"))
+    assert q.exit_code == 2 and "cannot reach the store" in q.stderr
+
+
+def test_http_error_reports_status_and_reason(built_project, server):
+    result = run_cli(built_project, "load", "--endpoint", server.base + "/nowhere",
+                     "--update-endpoint", server.base + "/update")
+    assert result.exit_code == 2 and "HTTP 404" in result.stderr and "Traceback" not in result.output
+
+
+def test_credentials_in_url_are_refused_and_not_echoed(built_project):
+    result = run_cli(built_project, "load", "--endpoint", "http://alice:s3cret@127.0.0.1:9/store")
+    assert result.exit_code == 2 and "CQKG_STORE_USER" in result.stderr and "s3cret" not in result.output
+
+
+class AuthHandler(BaseHTTPRequestHandler):
+    """A SPARQL endpoint that wants basic auth, and fails with 503 for its first `flaky` calls."""
+    seen: list = []
+    flaky = 0
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        type(self).seen.append(self.headers.get("Authorization"))
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if type(self).flaky > 0:
+            type(self).flaky -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        if self.headers.get("Authorization") != "Basic YWxpY2U6czNjcmV0":  # alice:s3cret
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="cqkg"')
+            self.end_headers()
+            self.wfile.write(b"bad credentials for realm cqkg")
+            return
+        body = b'{"head": {"vars": ["n"]}, "results": {"bindings": [{"n": {"type": "literal", "value": "1"}}]}}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/sparql-results+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def auth_server():
+    AuthHandler.seen, AuthHandler.flaky = [], 0
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), AuthHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/sparql"
+    httpd.shutdown()
+
+
+def test_credentials_come_from_environment(auth_server, monkeypatch):
+    monkeypatch.delenv("CQKG_STORE_USER", raising=False)
+    with pytest.raises(CqkgError) as e:
+        sparql_select(auth_server, "SELECT * WHERE { ?s ?p ?o }", http=Http(retries=0))
+    assert "HTTP 401" in str(e.value) and "bad credentials" in str(e.value)
+    monkeypatch.setenv("CQKG_STORE_USER", "alice")
+    monkeypatch.setenv("CQKG_STORE_PASSWORD", "s3cret")
+    data = sparql_select(auth_server, "SELECT * WHERE { ?s ?p ?o }", http=Http(retries=0))
+    assert data["results"]["bindings"][0]["n"]["value"] == "1"
+
+
+def test_wrong_password_is_not_printed(built_project, auth_server, monkeypatch):
+    monkeypatch.setenv("CQKG_STORE_USER", "alice")
+    monkeypatch.setenv("CQKG_STORE_PASSWORD", "wrong-pw-123")
+    result = run_cli(built_project, "query", "sources", "--endpoint", auth_server)
+    assert result.exit_code == 2 and "HTTP 401" in result.stderr and "wrong-pw-123" not in result.output
+
+
+def test_retries_with_backoff_on_5xx(auth_server, monkeypatch):
+    monkeypatch.setenv("CQKG_STORE_USER", "alice")
+    monkeypatch.setenv("CQKG_STORE_PASSWORD", "s3cret")
+    AuthHandler.flaky = 2
+    waits = []
+    data = sparql_select(auth_server, "SELECT * WHERE { ?s ?p ?o }", http=Http(retries=3, sleep=waits.append))
+    assert data["results"]["bindings"] and waits == [0.5, 1.0]
+    AuthHandler.flaky = 5
+    with pytest.raises(CqkgError) as e:
+        sparql_select(auth_server, "SELECT * WHERE { ?s ?p ?o }", http=Http(retries=1, sleep=lambda s: None))
+    assert "HTTP 503" in str(e.value)
+
+
+# ------------------------------------------------------------------ cqkg serve
+
+def test_serve_read_only_with_ui_and_clean_ctrl_c(built_project):
+    port = free_port()
+    exe = shutil.which("cqkg", path=os.path.dirname(sys.executable))
+    proc = subprocess.Popen([exe, "--project", str(built_project), "serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            assert "html" in r.headers.get("Content-Type", "")
+        data = sparql_select(f"http://127.0.0.1:{port}/query", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+        assert int(data["results"]["bindings"][0]["n"]["value"]) > 5000
+        with pytest.raises(CqkgError):  # read-only: updates are refused
+            from cqkg.store import sparql_update
+            sparql_update(f"http://127.0.0.1:{port}/update", "CLEAR ALL", Http(retries=0))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "127.0.0.1" in err and "Traceback" not in err
