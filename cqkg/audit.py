@@ -86,21 +86,19 @@ def run(project: Project, src: Sources | None = None) -> Audit:
     src = src or load_sources(project)
     texts, _ = source_texts(project, src)
     files: dict[str, str] = {}      # source document -> text file (only sources that hold text)
-    for t in src.all_triples():
-        if t.predicate == C["textFile"]:
-            files[t.subject.value] = t.object.value
+    for t in src.triples_with(C["textFile"]):
+        files[t.subject.value] = t.object.value
     # Which quotes are checked against which text file.
     text_of_doc = {doc: files.get(doc) for doc in files}
-    for t in src.all_triples():
-        if t.predicate == C["transcribedIn"] and t.object.value in files:
+    for t in src.triples_with(C["transcribedIn"]):
+        if t.object.value in files:
             text_of_doc[t.subject.value] = files[t.object.value]
     quotes_by_node: dict = {}
     sources_by_node: dict = {}
-    for t in src.all_triples():
-        if t.predicate == C["quote"]:
-            quotes_by_node.setdefault(t.subject.value, set()).add(normalise_text(t.object.value))
-        elif t.predicate == C["source"]:
-            sources_by_node.setdefault(t.subject.value, set()).add(t.object.value)
+    for t in src.triples_with(C["quote"]):
+        quotes_by_node.setdefault(t.subject.value, set()).add(normalise_text(t.object.value))
+    for t in src.triples_with(C["source"]):
+        sources_by_node.setdefault(t.subject.value, set()).add(t.object.value)
     quotes_by_file: dict[str, dict[str, set]] = {}
     for node, qs in quotes_by_node.items():
         docs = sources_by_node.get(node) or {node}

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,17 +43,36 @@ def node_key(node) -> str:
 
 @dataclass
 class Sources:
-    """Everything parsed from the project's RDF files, by named graph."""
-    graphs: dict[str, list] = field(default_factory=dict)      # graph IRI -> triples
+    """The project's RDF files loaded into one store: one named graph per file (see load_sources)."""
+    store: ox.Store
     graph_files: dict[str, str] = field(default_factory=dict)  # graph IRI -> relative file
-    node_files: dict[str, set] = field(default_factory=dict)   # node -> files that describe it
 
     def all_triples(self):
-        for triples in self.graphs.values():
-            yield from triples
+        """Every parsed triple (all named graphs; the default graph is built later)."""
+        for g in self.graph_files:
+            for q in self.store.quads_for_pattern(None, None, None, ox.NamedNode(g)):
+                yield q.triple
+
+    def triples_with(self, predicate: ox.NamedNode):
+        """Triples with this predicate, from all the files (as parsed, duplicates across files kept once)."""
+        seen = set()
+        for q in self.store.quads_for_pattern(None, predicate, None, None):
+            if not isinstance(q.graph_name, ox.DefaultGraph) and q.triple not in seen:
+                seen.add(q.triple)
+                yield q.triple
 
     def file_of(self, node) -> str:
-        files = self.node_files.get(node_key(node))
+        """The seed files that describe `node` (as a subject); for locating problems."""
+        key = node_key(node)
+        if key.startswith("_:"):
+            return "?"
+        try:
+            term = ox.NamedNode(key)
+        except ValueError:
+            return "?"
+        files = {self.graph_files.get(q.graph_name.value) for q in self.store.quads_for_pattern(term, None, None, None)
+                 if isinstance(q.graph_name, ox.NamedNode)}
+        files.discard(None)
         return ", ".join(sorted(files)) if files else "?"
 
 
@@ -107,55 +127,82 @@ def canonical_blank_nodes(triples: list, skolem_base: str | None) -> list:
     return [ox.Triple(relabel(t.subject), t.predicate, relabel(t.object)) for t in triples]
 
 
-def _graph_for_seed(path: Path, triples: list) -> str:
-    """A seed file's graph is named after the one source document whose text it holds."""
-    docs = {t.subject for t in triples if t.predicate == C["textFile"]}
-    if len(docs) == 1:
-        return next(iter(docs)).value
-    return GRAPH + "seeds/" + path.stem
+def _source_document_of(path: Path, project: Project) -> str | None:
+    """The source document a seed file describes: the subject of its cqkg:textFile triple.
+
+    Streams the file and stops at the first such triple (by convention near the top), so the
+    file is only fully parsed once, natively, by the bulk loader.
+    """
+    try:
+        for t in ox.parse(path=str(path), format=ox.RdfFormat.TURTLE):
+            if t.predicate == C["textFile"] and isinstance(t.subject, ox.NamedNode):
+                return t.subject.value
+    except SyntaxError:
+        return None  # the bulk load below reports it with file and line
+    return None
 
 
-def expand_claims(triples: list) -> list:
-    """A cqkg:Claim states rdf:subject rdf:predicate rdf:object: assert that triple too."""
-    parts: dict = {}
-    claims = set()
-    for t in triples:
-        if t.predicate == RDF_TYPE and t.object == C["Claim"]:
-            claims.add(t.subject)
-        elif t.predicate in (R_SUBJECT, R_PREDICATE, R_OBJECT):
-            parts.setdefault(t.subject, {})[t.predicate] = t.object
-    extra = []
-    for c in claims:
-        p = parts.get(c, {})
-        s, pr, o = p.get(R_SUBJECT), p.get(R_PREDICATE), p.get(R_OBJECT)
-        if s is not None and isinstance(pr, ox.NamedNode) and o is not None and not isinstance(s, ox.Literal):
-            extra.append(ox.Triple(s, pr, o))
-    return triples + extra
+def _bulk_load(store: ox.Store, path: Path, project: Project, graph: str) -> None:
+    try:
+        store.bulk_load(path=str(path), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(graph))
+    except SyntaxError as e:
+        loc = f":{e.lineno}" + (f":{e.offset}" if e.offset else "") if e.lineno else ""
+        msg = re.sub(r"^Parser error (at|between) line .*?: ", "", e.msg or str(e))
+        raise CqkgError(f"{project.rel(path)}{loc}: invalid Turtle: {msg}") from None
+    except OSError as e:
+        raise CqkgError(f"{project.rel(path)}: cannot read: {e.strerror or e}") from None
+
+
+def _canonicalise_blank_nodes(store: ox.Store, graph: str, skolem_base: str | None) -> None:
+    """Give a graph's blank nodes content-hash labels (or skolem IRIs), so output is stable."""
+    g = ox.NamedNode(graph)
+    quads = [q for q in store.quads_for_pattern(None, None, None, g)
+             if isinstance(q.subject, ox.BlankNode) or isinstance(q.object, ox.BlankNode)]
+    if not quads:
+        return
+    relabelled = canonical_blank_nodes([q.triple for q in quads], skolem_base)
+    for q in quads:
+        store.remove(q)
+    store.extend(ox.Quad(t.subject, t.predicate, t.object, g) for t in relabelled)
+
+
+# A cqkg:Claim states rdf:subject rdf:predicate rdf:object: assert that triple too, in its graph.
+EXPAND_CLAIMS = f"""
+INSERT {{ GRAPH ?g {{ ?s ?p ?o }} }} WHERE {{
+  GRAPH ?g {{ ?c a <{CQKG}Claim> ; <{RDF}subject> ?s ; <{RDF}predicate> ?p ; <{RDF}object> ?o }}
+  FILTER(isIRI(?p) && !isLiteral(?s))
+}}"""
 
 
 def load_sources(project: Project) -> Sources:
+    """Parse the ontology and every seed file (natively, by pyoxigraph's bulk loader) into one store.
+
+    The ontology goes to the ontology graph; each seed file to a graph named after the source
+    document whose text it holds (other files, such as periods.ttl, to .../graph/seeds/NAME).
+    """
     project.require_dirs("ontology", "shapes", "seeds")
-    src = Sources()
+    store = ox.Store()
+    src = Sources(store)
     ont_files = project.ontology_files()
     if not ont_files:
         raise CqkgError(f"{project.rel(project.ontology_dir)}: no .ttl ontology file found")
-    ont: list = []
     for f in ont_files:
-        ont += canonical_blank_nodes(parse_file(f, project), None)
+        _bulk_load(store, f, project, ONTOLOGY_GRAPH)
         src.graph_files[ONTOLOGY_GRAPH] = project.rel(f)
-    src.graphs[ONTOLOGY_GRAPH] = ont
+    _canonicalise_blank_nodes(store, ONTOLOGY_GRAPH, None)
     for f in project.seed_files():
-        triples = canonical_blank_nodes(parse_file(f, project), ID + "genid/")
-        triples = expand_claims(triples)
-        g = _graph_for_seed(f, triples)
-        if g in src.graphs:
+        g = _source_document_of(f, project) or GRAPH + "seeds/" + f.stem
+        if g in src.graph_files:
             raise CqkgError(f"{project.rel(f)}: describes the same source document as "
                             f"{src.graph_files[g]}; keep one seed file per source")
-        src.graphs[g] = triples
+        _bulk_load(store, f, project, g)
         src.graph_files[g] = project.rel(f)
-        rel = project.rel(f)
-        for t in triples:
-            src.node_files.setdefault(node_key(t.subject), set()).add(rel)
+        _canonicalise_blank_nodes(store, g, ID + "genid/")
+    for r in store.query(f"""SELECT ?g (COUNT(DISTINCT ?d) AS ?n) WHERE {{ GRAPH ?g {{ ?d <{CQKG}textFile> ?t }} }}
+                             GROUP BY ?g HAVING (COUNT(DISTINCT ?d) > 1)"""):
+        raise CqkgError(f"{src.graph_files.get(r['g'].value, r['g'].value)}: holds the text of "
+                        f"{r['n'].value} source documents; keep one seed file per source")
+    store.update(EXPAND_CLAIMS)
     return src
 
 
@@ -179,11 +226,10 @@ class QuoteProblem:
 def source_texts(project: Project, src: Sources) -> tuple[dict[str, str], list[QuoteProblem]]:
     """Map each source document to the normalised text its quotes are checked against."""
     files, via, problems = {}, {}, []
-    for t in src.all_triples():
-        if t.predicate == C["textFile"]:
-            files[t.subject.value] = t.object.value
-        elif t.predicate == C["transcribedIn"]:
-            via[t.subject.value] = t.object.value
+    for t in src.triples_with(C["textFile"]):
+        files[t.subject.value] = t.object.value
+    for t in src.triples_with(C["transcribedIn"]):
+        via[t.subject.value] = t.object.value
     texts: dict[str, str] = {}
     for doc, rel in files.items():
         path = project.seeds_dir / rel
@@ -203,11 +249,10 @@ def check_quotes(project: Project, src: Sources) -> list[QuoteProblem]:
     texts, problems = source_texts(project, src)
     quotes: dict = {}
     sources: dict = {}
-    for t in src.all_triples():
-        if t.predicate == C["quote"]:
-            quotes.setdefault(t.subject, set()).add(t.object.value)
-        elif t.predicate == C["source"]:
-            sources.setdefault(t.subject, set()).add(t.object.value)
+    for t in src.triples_with(C["quote"]):
+        quotes.setdefault(t.subject, set()).add(t.object.value)
+    for t in src.triples_with(C["source"]):
+        sources.setdefault(t.subject, set()).add(t.object.value)
     for node, qs in quotes.items():
         # A source document may quote itself (e.g. its dateline) without a cqkg:source.
         docs = sources.get(node) or ({node.value} if node.value in texts else set())
@@ -241,15 +286,9 @@ class BuildResult:
 
 
 def assemble(src: Sources) -> ox.Store:
-    """In-memory store: named graphs as parsed, default graph = their deduplicated union."""
-    store = ox.Store()
-    quads = []
-    for g, triples in src.graphs.items():
-        gn = ox.NamedNode(g)
-        quads.extend(ox.Quad(t.subject, t.predicate, t.object, gn) for t in triples)
-    store.bulk_extend(quads)
-    store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
-    return store
+    """The store, with the default graph = the deduplicated union of the named graphs."""
+    src.store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
+    return src.store
 
 
 def default_graph_size(store: ox.Store) -> int:
@@ -282,7 +321,7 @@ def run(project: Project, write: bool = True, log=lambda msg: None) -> BuildResu
     timings["inference"] += time.perf_counter() - t
 
     total = asserted + inferred
-    n_sources = sum(1 for g in src.graphs if g != ONTOLOGY_GRAPH)
+    n_sources = sum(1 for g in src.graph_files if g != ONTOLOGY_GRAPH)
     if not write or not report.conforms:
         return BuildResult(asserted, inferred, total, n_sources, report, timings, False)
 
@@ -301,29 +340,50 @@ def run(project: Project, write: bool = True, log=lambda msg: None) -> BuildResu
 
 
 def write_artefacts(project: Project, store: ox.Store, manifest: dict) -> None:
-    """Write store/, graph.ttl and manifest.json; each lands by rename, so a failure keeps the old build."""
-    from .export import export
+    """Write store/, graph.ttl and manifest.json; each lands by rename, so a failure keeps the old build.
+
+    The on-disk store is filled in a second thread (pyoxigraph's bulk loader releases the GIL)
+    while this one writes graph.ttl.
+    """
+    from .export import export_bytes
 
     build = project.build_dir
     build.mkdir(exist_ok=True)
     tmp_store = build / f".store-{time.time_ns()}"
+    nquads = store.dump(format=ox.RdfFormat.N_QUADS)
+    failed: list = []
+
+    def fill_store():
+        try:
+            disk = ox.Store(str(tmp_store))
+            disk.bulk_load(nquads, format=ox.RdfFormat.N_QUADS)
+            disk.flush()
+            del disk
+        except BaseException as e:  # reported by the main thread
+            failed.append(e)
+
+    worker = threading.Thread(target=fill_store, name="cqkg-store-writer")
+    worker.start()
+    old = None
     try:
-        disk = ox.Store(str(tmp_store))
-        disk.bulk_extend(store.quads_for_pattern(None, None, None, None))
-        disk.flush()
-        del disk
-        with atomic_output(build / "graph.ttl") as f:
-            export(store, "turtle", f)
-        old = build / f".store-old-{time.time_ns()}"
-        if project.store_dir.exists():
-            project.store_dir.rename(old)
-        tmp_store.rename(project.store_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        turtle, _ = export_bytes(store, "turtle")
+        with atomic_output(build / "graph.ttl", "wb") as f:
+            f.write(turtle)
+            worker.join()
+            if failed:
+                raise CqkgError(f"{project.rel(project.store_dir)}: cannot write the store: {failed[0]}")
+            old = build / f".store-old-{time.time_ns()}"
+            if project.store_dir.exists():
+                project.store_dir.rename(old)
+            tmp_store.rename(project.store_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
         # The manifest goes last: it is what marks the build as complete and current.
         with atomic_output(project.manifest_path) as f:
             json.dump(manifest, f, indent=2, sort_keys=True)
             f.write("\n")
     finally:
+        worker.join()
         shutil.rmtree(tmp_store, ignore_errors=True)
 
 

@@ -63,73 +63,61 @@ class TermWriter:
         raise CqkgError(f"unsupported RDF term {t!r}")
 
 
-def _sort_key(t) -> tuple:
-    # Subjects: IRIs before blank nodes; objects: IRIs, blank nodes, then literals.
-    if isinstance(t, ox.NamedNode):
-        return (0, t.value, "", "")
-    if isinstance(t, ox.BlankNode):
-        return (1, t.value, "", "")
-    return (2, t.value, t.datatype.value if t.datatype else "", t.language or "")
+def sorted_lines(data: bytes) -> list[bytes]:
+    """The non-empty lines of N-Triples/N-Quads, sorted (each triple's lines then sit together)."""
+    lines = data.split(b"\n")
+    lines.sort()
+    return [ln for ln in lines if ln]
 
 
-def write_turtle_block(triples: Iterable, out: IO[str], w: TermWriter, indent: str = "") -> int:
-    """Write triples grouped by subject, sorted; returns how many were written."""
-    rows = sorted(
-        triples,
-        key=lambda t: (
-            _sort_key(t.subject),
-            t.predicate.value != RDF_TYPE,
-            t.predicate.value,
-            _sort_key(t.object),
-        ),
-    )
-    n = len(rows)
-    i = 0
-    while i < n:
-        subj = rows[i].subject
-        lines = []
-        j = i
-        while j < n and rows[j].subject == subj:
-            pred = rows[j].predicate
-            objs = []
-            while j < n and rows[j].subject == subj and rows[j].predicate == pred:
-                objs.append(w.term(rows[j].object))
-                j += 1
-            p = "a" if pred.value == RDF_TYPE else w.iri(pred.value)
-            lines.append(f"{indent}    {p} " + f" ,\n{indent}        ".join(objs))
-        out.write(f"{indent}{w.term(subj)}\n" + " ;\n".join(lines) + " .\n\n")
-        i = j
-    return n
+def graph_ntriples(store: ox.Store, graph=None) -> list[bytes]:
+    """One graph (default graph when None) as sorted N-Triples lines, dumped natively.
+
+    A store names blank nodes as it likes (a reload renames them), so lines with blank nodes
+    are relabelled by a hash of what the node describes, keeping the output stable.
+    """
+    g = ox.DefaultGraph() if graph is None else ox.NamedNode(graph)
+    lines = sorted_lines(store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=g))
+    blank = [ln for ln in lines if b"_:" in ln]
+    if not blank:
+        return lines
+    from .build import canonical_blank_nodes
+
+    triples = [t for t in ox.parse(b"\n".join(blank) + b"\n", format=ox.RdfFormat.N_TRIPLES)
+               if isinstance(t.subject, ox.BlankNode) or isinstance(t.object, ox.BlankNode)]
+    if not triples:
+        return lines  # "_:" only inside literals
+    keep = set(lines) - {f"{t.subject} {t.predicate} {t.object} .".encode() for t in triples}
+    relabelled = {f"{t.subject} {t.predicate} {t.object} .".encode() for t in canonical_blank_nodes(triples, None)}
+    return sorted(keep | relabelled)
 
 
-def write_prefixes(out: IO[str]) -> None:
-    for prefix in sorted(PREFIXES):
-        out.write(f"@prefix {prefix}: <{PREFIXES[prefix]}> .\n")
-    out.write("\n")
+def graph_names(store: ox.Store, asserted_only: bool) -> list[str]:
+    names = sorted(n.value for n in store.named_graphs())
+    return [g for g in names if not (asserted_only and g == INFERRED_GRAPH)]
 
 
-def write_turtle(triples: Iterable, out: IO[str]) -> int:
-    write_prefixes(out)
-    return write_turtle_block(triples, out, TermWriter())
+def asserted_ntriples(store: ox.Store) -> list[bytes]:
+    """The union of the asserted graphs (ontology and sources), deduplicated, sorted."""
+    lines = set()
+    for g in graph_names(store, asserted_only=True):
+        lines.update(graph_ntriples(store, g))
+    return sorted(lines)
 
 
-def write_trig(graphs: dict[str, list], out: IO[str]) -> int:
-    """`graphs` maps a graph IRI to its triples; graphs are written in IRI order."""
-    write_prefixes(out)
-    w = TermWriter()
-    n = 0
-    for name in sorted(graphs):
-        out.write(f"{w.iri(name)} {{\n\n")
-        n += write_turtle_block(graphs[name], out, w, indent="    ")
-        out.write("}\n\n")
-    return n
+def _native(triples, fmt) -> bytes:
+    """pyoxigraph's writer with our prefixes, its own prefix block replaced by the sorted one.
 
-
-def _ntriples_line(q, with_graph: bool) -> str:
-    parts = [str(q.subject), str(q.predicate), str(q.object)]
-    if with_graph and not isinstance(q.graph_name, ox.DefaultGraph):
-        parts.append(str(q.graph_name))
-    return " ".join(parts) + " .\n"
+    The input is in sorted order, so the output is too; the writer only groups and abbreviates.
+    """
+    data = ox.serialize(triples, format=fmt, prefixes=PREFIXES)
+    if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG):
+        head = "".join(f"@prefix {p}: <{PREFIXES[p]}> .\n" for p in sorted(PREFIXES)).encode() + b"\n"
+        body = data
+        while body.startswith(b"@prefix "):
+            body = body[body.index(b"\n") + 1:]
+        data = head + body
+    return data
 
 
 def graph_triples(store: ox.Store, graph=None) -> list:
@@ -140,43 +128,39 @@ def graph_triples(store: ox.Store, graph=None) -> list:
 
 def named_graphs(store: ox.Store, asserted_only: bool) -> dict[str, list]:
     """One graph per source document and one for the ontology; inferred triples in their own graph."""
-    graphs = {g: graph_triples(store, g) for g in sorted(n.value for n in store.named_graphs())}
-    if asserted_only:
-        graphs.pop(INFERRED_GRAPH, None)
-    return graphs
+    return {g: graph_triples(store, g) for g in graph_names(store, asserted_only)}
 
 
 def asserted_triples(store: ox.Store) -> list:
-    seen = set()
-    for name, triples in named_graphs(store, asserted_only=True).items():
-        seen.update(triples)
-    return list(seen)
+    return list(ox.parse(b"\n".join(asserted_ntriples(store)) + b"\n", format=ox.RdfFormat.N_TRIPLES))
 
 
-def export(store: ox.Store, fmt: str, out: IO[str], asserted_only: bool = False) -> int:
-    """Write the built graph in `fmt`; returns the number of triples/quads written."""
+def export_bytes(store: ox.Store, fmt: str, asserted_only: bool = False) -> tuple[bytes, int]:
+    """The built graph in `fmt`, deterministic, and the number of triples (or quads) in it."""
     if fmt not in FORMATS:
         raise CqkgError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt in DATASET_FORMATS:
-        graphs = named_graphs(store, asserted_only)
-        if fmt == "trig":
-            return write_trig(graphs, out)
-        lines = sorted(
-            _ntriples_line(ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(g)), True)
-            for g, triples in graphs.items()
-            for t in triples
-        )
-        out.writelines(lines)
-        return len(lines)
-    triples = asserted_triples(store) if asserted_only else graph_triples(store)
-    if fmt == "turtle":
-        return write_turtle(triples, out)
+        per_graph = [(g, graph_ntriples(store, g)) for g in graph_names(store, asserted_only)]
+        n = sum(len(lines) for _, lines in per_graph)
+        if fmt == "nquads":
+            lines = sorted(ln[:-1] + f"<{g}> .".encode() for g, ls in per_graph for ln in ls)
+            return b"\n".join(lines) + b"\n" if lines else b"", n
+
+        def quads():
+            for g, lines in per_graph:
+                name = ox.NamedNode(g)
+                for t in ox.parse(b"\n".join(lines) + b"\n", format=ox.RdfFormat.N_TRIPLES):
+                    yield ox.Quad(t.subject, t.predicate, t.object, name)
+        return _native(quads(), ox.RdfFormat.TRIG), n
+    lines = asserted_ntriples(store) if asserted_only else graph_ntriples(store)
+    data = b"\n".join(lines) + b"\n" if lines else b""
     if fmt == "nt":
-        lines = sorted(_ntriples_line(t, False) for t in triples)
-        out.writelines(lines)
-        return len(lines)
-    # JSON-LD: pyoxigraph's writer, fed in sorted order so the output is stable.
-    triples.sort(key=lambda t: (_sort_key(t.subject), t.predicate.value, _sort_key(t.object)))
-    data = ox.serialize(triples, format=FORMATS[fmt], prefixes=PREFIXES)
+        return data, len(lines)
+    return _native(ox.parse(data, format=ox.RdfFormat.N_TRIPLES), FORMATS[fmt]), len(lines)
+
+
+def export(store: ox.Store, fmt: str, out: IO[str], asserted_only: bool = False) -> int:
+    """Write the built graph in `fmt` to a text stream; returns the number of triples/quads."""
+    data, n = export_bytes(store, fmt, asserted_only)
     out.write(data.decode("utf-8"))
-    return len(triples)
+    return n

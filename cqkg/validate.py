@@ -108,7 +108,41 @@ def to_rdflib(triples):
     return g
 
 
+def shapes_store(project: Project) -> ox.Store:
+    files = project.shape_files()
+    if not files:
+        raise CqkgError(f"{project.rel(project.shapes_dir)}: no .ttl shapes file found")
+    store = ox.Store()
+    store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object) for f in files for t in parse_file(f, project))
+    return store
+
+
 def shacl_issues(project: Project, src: Sources, store: ox.Store, names: dict[str, str]) -> list[Issue]:
+    """SHACL results: the SPARQL-compiled validator, or pyshacl if the shapes need it (or CQKG_SHACL=pyshacl)."""
+    import os
+
+    from . import shacl
+
+    if os.environ.get("CQKG_SHACL", "fast") != "pyshacl":
+        try:
+            results = shacl.validate(store, shapes_store(project))
+        except shacl.Unsupported:
+            results = None
+        if results is not None:
+            w = TermWriter()
+            issues = []
+            for r in results:
+                focus = r.focus[1:-1] if r.focus.startswith("<") else r.focus
+                text = r.message
+                if r.value is not None and r.value != r.focus and r.value not in text:
+                    text += f" (value: {r.value})"
+                issues.append(Issue(SEVERITY.get(r.severity, "Violation"), src.file_of(focus), focus,
+                                    names.get(focus, ""), w.iri(r.path) if r.path else "", text, "shacl"))
+            return issues
+    return pyshacl_issues(project, src, store, names)
+
+
+def pyshacl_issues(project: Project, src: Sources, store: ox.Store, names: dict[str, str]) -> list[Issue]:
     import pyshacl
     import rdflib
 
