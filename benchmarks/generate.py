@@ -87,7 +87,7 @@ def structure(rng: random.Random) -> tuple[str, str, list[str], list[str]]:
     a = Article(0)
     a.src = "src:synthetic-structure"
     q = a.say("The synthetic system has four tiers of clusters.")
-    a.fact("cq:SynSystem", [("a", "cqkg:ClusterSystem"),
+    a.fact("cq:System33618", [("a", "cqkg:ClusterSystem"),
                             ("rdfs:label", '"synthetic cluster system"@en , "合成集群体系"@zh'),
                             ("cqkg:declaredMemberCount", "30")], q)
     clusters = []
@@ -95,7 +95,7 @@ def structure(rng: random.Random) -> tuple[str, str, list[str], list[str]]:
         q = a.say(f"Tier {rank}, the {name} tier, has {size} clusters.")
         a.fact(f"cq:SynTier{rank}", [("a", "cqkg:ClusterTier"),
                                      ("rdfs:label", f'"{name} tier"@en , "第{rank}层"@zh'),
-                                     ("cqkg:tierOf", "cq:SynSystem"), ("cqkg:tierRank", str(rank)),
+                                     ("cqkg:tierOf", "cq:System33618"), ("cqkg:tierRank", str(rank)),
                                      ("cqkg:declaredMemberCount", str(size))], q)
         known = size if rank < 4 else 6  # like the real system, some new-star clusters are unknown
         for i in range(known):
@@ -110,10 +110,10 @@ def structure(rng: random.Random) -> tuple[str, str, list[str], list[str]]:
         d = f"cq:SynDistrict{i}"
         q = a.say(f"District {i} is in Chongqing.")
         a.fact(d, [("a", "cqkg:District"), ("rdfs:label", f'"District {i}"@en'),
-                   ("cqkg:locatedIn", "cq:SynChongqing")], q)
+                   ("cqkg:locatedIn", "cq:Chongqing")], q)
         districts.append(d)
     q = a.say("Chongqing is a municipality.")
-    a.fact("cq:SynChongqing", [("a", "cqkg:Municipality"), ("rdfs:label", '"Chongqing (synthetic)"@en')], q)
+    a.fact("cq:Chongqing", [("a", "cqkg:Municipality"), ("rdfs:label", '"Chongqing (synthetic)"@en')], q)
     for c in COUNTRIES:
         q = a.say(f"{c} is a country.")
         a.fact(f"cq:Syn{c}", [("a", "cqkg:Country"), ("rdfs:label", f'"{c}"@en')], q)
@@ -139,7 +139,10 @@ def article(n: int, rng: random.Random, clusters: list[str], districts: list[str
         country = rng.choice(COUNTRIES)
         q = a.say(f"{name} makes product {n}-{e_no} and exports it to {country}.")
         a.fact(prod, [("a", "cqkg:Product"), ("rdfs:label", f'"product {n}-{e_no}"@en'),
-                      ("cqkg:producedBy", ent), ("cqkg:exportsTo", f"cq:Syn{country}")], q)
+                      ("cqkg:producedBy", ent)], q)
+        a.fact(f"cq:SynExport{n:05d}-{e_no}", [("a", "cqkg:Claim"), ("rdf:subject", prod),
+                                              ("rdf:predicate", "cqkg:exportsTo"),
+                                              ("rdf:object", f"cq:Syn{country}")], q)
         for k, year in enumerate(rng.sample(ACTUAL_YEARS, 2)):
             ind, unit, words = rng.choice(AMOUNTS)
             value = rng.randrange(1, 10_000) * 1000

@@ -123,7 +123,7 @@ def materialise(store: ox.Store, typing: bool = True, max_rounds: int = 50) -> i
     with typing=True to complete the closure that queries and exports see.
     """
     updates = rule_updates(Schema(store), typing=typing)
-    before = -1
+    before = inferred_count(store)  # a round that adds nothing is the last one
     for _ in range(max_rounds):
         for u in updates:
             store.update(u)

@@ -5,6 +5,8 @@ message and the seed file that describes the node.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -119,8 +121,6 @@ def shapes_store(project: Project) -> ox.Store:
 
 def shacl_issues(project: Project, src: Sources, store: ox.Store, names: dict[str, str]) -> list[Issue]:
     """SHACL results: the SPARQL-compiled validator, or pyshacl if the shapes need it (or CQKG_SHACL=pyshacl)."""
-    import os
-
     from . import shacl
 
     if os.environ.get("CQKG_SHACL", "fast") != "pyshacl":
@@ -173,8 +173,10 @@ def query_issues(project: Project, src: Sources, store: ox.Store, names: dict[st
     from .queries import Catalog, run_local
 
     issues = []
-    for q in Catalog(project).violation_checks():
-        result = run_local(store, q, {})
+    checks = Catalog(project).violation_checks()
+    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:  # queries run without the GIL
+        results = list(pool.map(lambda q: run_local(store, q, {}), checks))
+    for q, result in zip(checks, results):
         for row in result.rows:
             focus = row[0]
             fv = focus.value if focus is not None else ""
@@ -186,8 +188,11 @@ def query_issues(project: Project, src: Sources, store: ox.Store, names: dict[st
 
 def validate_store(project: Project, src: Sources, store: ox.Store) -> Report:
     names = labels(store)
-    issues = [Issue("Violation", p.file, p.node, names.get(p.node, ""), "cqkg:quote", p.message, "quote")
-              for p in check_quotes(project, src)]
-    issues += shacl_issues(project, src, store, names)
-    issues += query_issues(project, src, store, names)
+    # The quote check is Python work; it overlaps with the SPARQL checks, which run without the GIL.
+    with ThreadPoolExecutor(1) as pool:
+        quotes = pool.submit(check_quotes, project, src)
+        issues = shacl_issues(project, src, store, names)
+        issues += query_issues(project, src, store, names)
+        issues += [Issue("Violation", p.file, p.node, names.get(p.node, ""), "cqkg:quote", p.message, "quote")
+                   for p in quotes.result()]
     return Report(issues)

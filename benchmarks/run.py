@@ -1,0 +1,247 @@
+"""Benchmark the cqkg build against the naive pipeline on synthetic graphs.
+
+    python benchmarks/run.py --sizes 10k,100k          # a few minutes
+    python benchmarks/run.py --sizes 1M --naive-runs 1 # on request: the naive path takes ~15 min
+
+For each size it generates a synthetic project (benchmarks/generate.py, cached under
+benchmarks/out/), then runs, each in a fresh process so peak memory is per run:
+
+  cqkg   the real build (cqkg.build.run: native parse, targeted OWL-RL rules, SPARQL-compiled
+         SHACL + quality queries + quote check, store and Turtle written), then `cqkg export`
+         (Turtle from the built store) and every saved query (through the catalogue, and the
+         same SPARQL text directly on pyoxigraph, for the overhead ratio);
+  naive  rdflib parse -> owlrl full closure -> pyshacl -> rdflib Turtle serialisation;
+  raw    pyoxigraph alone: bulk-parse the same files, dump Turtle (the floor).
+
+It prints the median of --runs runs per stage, peak RSS, and the ratios the issue asks for.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+OUT = HERE / "out"
+# Parameters that point the saved queries at synthetic data (their defaults name real things).
+SYNTHETIC_PARAMS = {
+    "metrics-for-subject": {"subject": "cq:SynEnt00001-1"},
+    "facts-from-source": {"source": "src:synthetic-00001"},
+    "fastest-growing": {"year": "2024"},
+}
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def project_files(root: Path) -> list[Path]:
+    return sorted((root / "ontology").glob("*.ttl")) + sorted((root / "seeds").glob("*.ttl"))
+
+
+# --------------------------------------------------------------------------- children (one run each)
+
+def child_cqkg(root: Path, query_repeats: int) -> dict:
+    import shutil
+
+    from cqkg import build
+    from cqkg.export import export_bytes
+    from cqkg.project import Project
+    from cqkg.queries import Catalog, run_local
+
+    import pyoxigraph as ox
+
+    project = Project.at(root)
+    shutil.rmtree(project.build_dir, ignore_errors=True)
+    t0 = time.perf_counter()
+    result = build.run(project)
+    total = time.perf_counter() - t0
+    if not result.report.conforms:
+        raise SystemExit(f"synthetic project does not validate:\n{result.report.text()[:2000]}")
+    times = {f"build: {k}": v for k, v in result.timings.items()}
+    times["build: total"] = total
+    store = build.open_store(project)
+    t = time.perf_counter()
+    data, _ = export_bytes(store, "turtle")
+    times["export turtle (from store)"] = time.perf_counter() - t
+    queries = {}
+    for q in Catalog(project).all():
+        b = q.bindings(SYNTHETIC_PARAMS.get(q.name, {}))
+        subs = {ox.Variable(k): v for k, v in b.items()} or None
+        ours, direct = [], []
+        for _ in range(query_repeats):
+            t = time.perf_counter()
+            run_local(store, q, b)
+            ours.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            res = store.query(q.text, substitutions=subs)
+            rows = [tuple(s[v] for v in res.variables) for s in res]
+            direct.append(time.perf_counter() - t)
+        queries[q.name] = (statistics.median(ours), statistics.median(direct), len(rows))
+    return {"times": times, "queries": queries, "asserted": result.asserted, "inferred": result.inferred,
+            "peak_mb": peak_mb()}
+
+
+def child_naive(root: Path) -> dict:
+    import owlrl
+    import pyshacl
+    import rdflib
+
+    times = {}
+    t = time.perf_counter()
+    g = rdflib.Graph()
+    for f in project_files(root):
+        g.parse(f, format="turtle")
+    times["parse (rdflib)"] = time.perf_counter() - t
+    asserted = len(g)
+    t = time.perf_counter()
+    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(g)
+    times["inference (owlrl)"] = time.perf_counter() - t
+    shapes = rdflib.Graph()
+    for f in sorted((root / "shapes").glob("*.ttl")):
+        shapes.parse(f, format="turtle")
+    t = time.perf_counter()
+    conforms, _, _ = pyshacl.validate(g, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True)
+    times["validation (pyshacl)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    g.serialize(format="turtle")
+    times["export turtle (rdflib)"] = time.perf_counter() - t
+    times["total"] = sum(times.values())
+    return {"times": times, "asserted": asserted, "total_triples": len(g), "conforms": conforms,
+            "peak_mb": peak_mb()}
+
+
+def child_raw(root: Path) -> dict:
+    import pyoxigraph as ox
+
+    t = time.perf_counter()
+    store = ox.Store()
+    for f in project_files(root):
+        store.bulk_load(path=str(f), format=ox.RdfFormat.TURTLE)
+    parse = time.perf_counter() - t
+    t = time.perf_counter()
+    store.dump(format=ox.RdfFormat.TURTLE, from_graph=ox.DefaultGraph())
+    dump = time.perf_counter() - t
+    return {"times": {"parse (pyoxigraph)": parse, "dump turtle (pyoxigraph)": dump, "total": parse + dump},
+            "triples": len(store), "peak_mb": peak_mb()}
+
+
+def run_child(kind: str, root: Path, query_repeats: int = 5) -> dict:
+    cmd = [sys.executable, __file__, "--child", kind, "--project", str(root), "--query-repeats", str(query_repeats)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} run failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- the table
+
+def medians(runs: list[dict], key: str = "times") -> dict:
+    names = list(runs[0][key])
+    return {n: statistics.median(r[key][n] for r in runs) for n in names}
+
+
+def cold_start(repeats: int = 7) -> float:
+    """`cqkg query sources` on the seed graph (built first), as a user runs it."""
+    repo = HERE.parent
+    env = {**os.environ, "CQKG_PROJECT": str(repo)}
+    exe = [sys.executable, "-m", "cqkg.cli"]
+    subprocess.run(exe + ["build"], env=env, capture_output=True, check=True)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        subprocess.run(exe + ["query", "cluster-targets", "-f", "csv"], env=env, capture_output=True, check=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def fmt_s(x: float) -> str:
+    return f"{x:.2f}" if x >= 0.1 else f"{x * 1000:.1f} ms"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10k,100k", help="comma-separated sizes (default 10k,100k)")
+    ap.add_argument("--runs", type=int, default=3, help="runs per path and size (median is shown)")
+    ap.add_argument("--naive-runs", type=int, help="runs of the naive path (default: --runs)")
+    ap.add_argument("--query-repeats", type=int, default=5, help="repeats per saved query within a run")
+    ap.add_argument("--no-naive", action="store_true", help="skip the naive pipeline")
+    ap.add_argument("--child", choices=["cqkg", "naive", "raw"], help=argparse.SUPPRESS)
+    ap.add_argument("--project", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.child:
+        fn = {"cqkg": lambda: child_cqkg(args.project, args.query_repeats),
+              "naive": lambda: child_naive(args.project), "raw": lambda: child_raw(args.project)}[args.child]
+        print(json.dumps(fn()))
+        return
+
+    from generate import generate, parse_size
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}")
+    import pyoxigraph
+    import pyshacl
+    import rdflib
+    print(f"rdflib {rdflib.__version__}, pyshacl {pyshacl.__version__}, pyoxigraph {pyoxigraph.__version__}")
+    print(f"cqkg query cold start on the seed graph (cluster-targets, median of 7): {fmt_s(cold_start())}\n")
+
+    for size_text in args.sizes.split(","):
+        size = parse_size(size_text)
+        root = OUT / f"p{size_text.strip().lower()}"
+        if not (root / "seeds").is_dir():
+            print(f"generating {root} ...", file=sys.stderr)
+            generate(size, root)
+        ours = [run_child("cqkg", root, args.query_repeats) for _ in range(args.runs)]
+        raw = [run_child("raw", root) for _ in range(args.runs)]
+        naive = [] if args.no_naive else [run_child("naive", root) for _ in range(args.naive_runs or args.runs)]
+        o, r = medians(ours), medians(raw)
+        total = ours[0]["asserted"] + ours[0]["inferred"]
+        print(f"## {size_text}: {ours[0]['asserted']} triples asserted, {total} after inference "
+              f"(median of {args.runs} runs; naive: {len(naive)})\n")
+        print("| stage | cqkg | naive | speed-up |")
+        print("|---|---:|---:|---:|")
+        n = medians(naive) if naive else {}
+        pairs = [("parse", "build: parse", "parse (rdflib)"),
+                 ("inference", "build: inference", "inference (owlrl)"),
+                 ("validation (SHACL, quotes, checks)", "build: validation", "validation (pyshacl)"),
+                 ("write store + graph.ttl / export Turtle", "build: write", "export turtle (rdflib)"),
+                 ("**whole build**", "build: total", "total")]
+        for label, ok, nk in pairs:
+            nv = n.get(nk)
+            print(f"| {label} | {fmt_s(o[ok])} | {fmt_s(nv) if nv else '–'} | "
+                  f"{f'{nv / o[ok]:.1f}×' if nv else '–'} |")
+        print(f"| export Turtle from the built store | {fmt_s(o['export turtle (from store)'])} | | |")
+        print(f"| raw pyoxigraph parse + dump (floor) | {fmt_s(r['total'])} | | "
+              f"build is {o['build: total'] / r['total']:.1f}× the floor |")
+        peak = statistics.median(x["peak_mb"] for x in ours)
+        npeak = statistics.median(x["peak_mb"] for x in naive) if naive else None
+        print(f"| peak memory (RSS) | {peak:.0f} MB | {f'{npeak:.0f} MB' if npeak else '–'} | |")
+        print()
+        print("| saved query | rows | cqkg | pyoxigraph direct | ratio |")
+        print("|---|---:|---:|---:|---:|")
+        names = sorted(ours[0]["queries"])
+        worst = 0.0
+        for name in names:
+            mine = statistics.median(x["queries"][name][0] for x in ours)
+            direct = statistics.median(x["queries"][name][1] for x in ours)
+            rows = ours[0]["queries"][name][2]
+            ratio = mine / direct if direct else float("nan")
+            worst = max(worst, ratio)
+            print(f"| {name} | {rows} | {fmt_s(mine)} | {fmt_s(direct)} | {ratio:.2f} |")
+        print(f"\nworst saved-query ratio: {worst:.2f}\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
