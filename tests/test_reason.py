@@ -1,6 +1,8 @@
 """Inference: the targeted OWL-RL rules give what the ontology implies, and the same as owlrl."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyoxigraph as ox
 import pytest
 
@@ -71,3 +73,32 @@ def test_targeted_rules_equal_owlrl_instance_closure(which, seed_project, mini_p
     assert ours - theirs == set()
     assert theirs - ours == set()
     assert len(ours) > 100
+
+
+# The OWL vocabulary the ontology may use: all of it is in OWL 2 RL, and every rule it triggers is
+# either materialised by cqkg.reason or (functional properties) enforced by a SHACL maxCount.
+RL_VOCABULARY = {"Ontology", "versionIRI", "versionInfo", "imports", "Class", "ObjectProperty",
+                 "DatatypeProperty", "AnnotationProperty", "FunctionalProperty", "SymmetricProperty",
+                 "TransitiveProperty", "inverseOf", "propertyChainAxiom", "equivalentClass",
+                 "equivalentProperty", "Thing"}
+
+
+def test_ontology_stays_in_the_supported_owl2_rl_subset():
+    import re
+
+    text = (Path(__file__).resolve().parent.parent / "ontology" / "cqkg.ttl").read_text(encoding="utf-8")
+    used = set(re.findall(r"\bowl:([A-Za-z]+)", text))
+    assert used <= RL_VOCABULARY, used - RL_VOCABULARY
+
+
+def test_functional_properties_have_max_count_shapes():
+    """prp-fp would make individuals owl:sameAs; the shapes reject such data instead."""
+    root = Path(__file__).resolve().parent.parent
+    store = ox.Store()
+    store.load(path=str(root / "ontology" / "cqkg.ttl"), format=ox.RdfFormat.TURTLE)
+    store.load(path=str(root / "shapes" / "cqkg-shapes.ttl"), format=ox.RdfFormat.TURTLE)
+    functional = {r["p"].value for r in store.query(
+        "SELECT ?p WHERE { ?p a <http://www.w3.org/2002/07/owl#FunctionalProperty> }")}
+    capped = {r["p"].value for r in store.query(
+        "SELECT ?p WHERE { ?s <http://www.w3.org/ns/shacl#path> ?p ; <http://www.w3.org/ns/shacl#maxCount> 1 }")}
+    assert functional and functional <= capped, sorted(functional - capped)
