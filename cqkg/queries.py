@@ -331,15 +331,16 @@ def run_rdflib(graph, q: SavedQuery, bindings: dict) -> Result:
 
     res = graph.query(q.text, initBindings={k: to_rdflib(v) for k, v in bindings.items()})
     variables = [str(v) for v in res.vars]
-    rows = [tuple(_from_rdflib(row[i]) for i in range(len(variables))) for row in res]
+    rows = [tuple(from_rdflib(row[i]) for i in range(len(variables))) for row in res]
     return Result(variables, rows)
 
 
-def _from_rdflib(t):
+def from_rdflib(t):
+    """An rdflib (or already pyoxigraph) term as a pyoxigraph term; None stays None."""
+    if t is None or isinstance(t, (ox.NamedNode, ox.BlankNode, ox.Literal)):
+        return t
     import rdflib
 
-    if t is None:
-        return None
     if isinstance(t, rdflib.URIRef):
         return ox.NamedNode(str(t))
     if isinstance(t, rdflib.BNode):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pyoxigraph as ox
 
 from .project import INFERRED_GRAPH
+from .queries import from_rdflib
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -153,7 +154,7 @@ def instance_level(triples) -> set[str]:
     """
     out = set()
     for s, p, o in triples:
-        s, p, o = (_as_ox(t) for t in (s, p, o))
+        s, p, o = (from_rdflib(t) for t in (s, p, o))
         if isinstance(s, ox.Literal) or p.value in _SCHEMA_PREDICATES:
             continue
         if isinstance(s, ox.NamedNode) and s.value.startswith(_META_CLASSES_NS):
@@ -164,21 +165,6 @@ def instance_level(triples) -> set[str]:
             continue
         out.add(f"{s} {p} {o} .")
     return out
-
-
-def _as_ox(t):
-    """An rdflib or pyoxigraph term as a pyoxigraph term."""
-    if isinstance(t, (ox.NamedNode, ox.BlankNode, ox.Literal)):
-        return t
-    import rdflib
-
-    if isinstance(t, rdflib.URIRef):
-        return ox.NamedNode(str(t))
-    if isinstance(t, rdflib.BNode):
-        return ox.BlankNode(str(t))
-    if t.language:
-        return ox.Literal(str(t), language=t.language)
-    return ox.Literal(str(t), datatype=ox.NamedNode(str(t.datatype or "http://www.w3.org/2001/XMLSchema#string")))
 
 
 def owlrl_closure(triples) -> list:
