@@ -26,14 +26,10 @@ from .project import (
 )
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-RDF_TYPE = ox.NamedNode(RDF + "type")
-RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
-SKOS_PREFLABEL = ox.NamedNode("http://www.w3.org/2004/02/skos/core#prefLabel")
 C = {name: ox.NamedNode(CQKG + name) for name in (
     "Claim", "SourceDocument", "Observation", "source", "quote", "textFile", "transcribedIn",
     "value",
 )}
-R_SUBJECT, R_PREDICATE, R_OBJECT = (ox.NamedNode(RDF + n) for n in ("subject", "predicate", "object"))
 
 
 def node_key(node) -> str:
@@ -46,12 +42,6 @@ class Sources:
     """The project's RDF files loaded into one store: one named graph per file (see load_sources)."""
     store: ox.Store
     graph_files: dict[str, str] = field(default_factory=dict)  # graph IRI -> relative file
-
-    def all_triples(self):
-        """Every parsed triple (all named graphs; the default graph is built later)."""
-        for g in self.graph_files:
-            for q in self.store.quads_for_pattern(None, None, None, ox.NamedNode(g)):
-                yield q.triple
 
     def triples_with(self, predicate: ox.NamedNode):
         """Triples with this predicate, from all the files (as parsed, duplicates across files kept once)."""
@@ -76,18 +66,21 @@ class Sources:
         return ", ".join(sorted(files)) if files else "?"
 
 
-def parse_file(path: Path, project: Project, base_iri: str | None = None) -> list:
-    """Parse one Turtle file with pyoxigraph; syntax errors name file:line:column."""
+def read_turtle(path: Path, project: Project, read):
+    """Run `read()` on a Turtle file, turning syntax and I/O errors into one located message."""
     try:
-        return [t for t in ox.parse(path=str(path), format=ox.RdfFormat.TURTLE, base_iri=base_iri)]
+        return read()
     except SyntaxError as e:
-        loc = ""
-        if e.lineno:
-            loc = f":{e.lineno}" + (f":{e.offset}" if e.offset else "")
-        msg = re.sub(r"^Parser error at line \d+ between columns \d+ and \d+: ", "", e.msg or str(e))
+        loc = f":{e.lineno}" + (f":{e.offset}" if e.offset else "") if e.lineno else ""
+        msg = re.sub(r"^Parser error (at|between) line .*?: ", "", e.msg or str(e))
         raise CqkgError(f"{project.rel(path)}{loc}: invalid Turtle: {msg}") from None
     except OSError as e:
         raise CqkgError(f"{project.rel(path)}: cannot read: {e.strerror or e}") from None
+
+
+def parse_file(path: Path, project: Project) -> list:
+    """Parse one Turtle file with pyoxigraph; syntax errors name file:line:column."""
+    return read_turtle(path, project, lambda: list(ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)))
 
 
 def canonical_blank_nodes(triples: list, skolem_base: str | None) -> list:
@@ -143,14 +136,8 @@ def _source_document_of(path: Path, project: Project) -> str | None:
 
 
 def _bulk_load(store: ox.Store, path: Path, project: Project, graph: str) -> None:
-    try:
-        store.bulk_load(path=str(path), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(graph))
-    except SyntaxError as e:
-        loc = f":{e.lineno}" + (f":{e.offset}" if e.offset else "") if e.lineno else ""
-        msg = re.sub(r"^Parser error (at|between) line .*?: ", "", e.msg or str(e))
-        raise CqkgError(f"{project.rel(path)}{loc}: invalid Turtle: {msg}") from None
-    except OSError as e:
-        raise CqkgError(f"{project.rel(path)}: cannot read: {e.strerror or e}") from None
+    read_turtle(path, project, lambda: store.bulk_load(path=str(path), format=ox.RdfFormat.TURTLE,
+                                                       to_graph=ox.NamedNode(graph)))
 
 
 def _canonicalise_blank_nodes(store: ox.Store, graph: str, skolem_base: str | None) -> None:

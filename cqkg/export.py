@@ -1,20 +1,17 @@
-"""Serialise the built graph: deterministic Turtle/TriG written here, other formats via pyoxigraph.
+"""Serialise the built graph, deterministically.
 
-The Turtle writer sorts subjects, predicates and objects by their N-Triples form and always
-declares the same prefixes, so two builds of the same inputs are byte-identical and a diff of
-the graph shows only what changed.
+Every format starts from the graph's N-Triples lines, sorted (blank nodes relabelled by
+content); pyoxigraph's writers then only group and abbreviate, under a fixed prefix block. So
+two builds of the same inputs are byte-identical and a diff of the graph shows only what changed.
 """
 from __future__ import annotations
 
 import re
-from typing import IO, Iterable
+from typing import IO
 
 import pyoxigraph as ox
 
 from .project import INFERRED_GRAPH, PREFIXES, CqkgError
-
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 FORMATS = {
     "turtle": ox.RdfFormat.TURTLE,
@@ -47,20 +44,6 @@ class TermWriter:
                     break
             self._cache[value] = out
         return out
-
-    def term(self, t) -> str:
-        if isinstance(t, ox.NamedNode):
-            return self.iri(t.value)
-        if isinstance(t, ox.BlankNode):
-            return str(t)
-        if isinstance(t, ox.Literal):
-            quoted = str(ox.Literal(t.value))
-            if t.language:
-                return f"{quoted}@{t.language}"
-            if t.datatype.value == XSD_STRING:
-                return quoted
-            return f"{quoted}^^{self.iri(t.datatype.value)}"
-        raise CqkgError(f"unsupported RDF term {t!r}")
 
 
 def sorted_lines(data: bytes) -> list[bytes]:

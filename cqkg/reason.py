@@ -177,8 +177,3 @@ def owlrl_closure(triples) -> list:
     owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False,
                            datatype_axioms=False).expand(g)
     return list(g)
-
-
-def default_graph_triples(store: ox.Store) -> list:
-    return [ox.Triple(q.subject, q.predicate, q.object)
-            for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph())]

@@ -72,17 +72,8 @@ def labels(store: ox.Store) -> dict[str, str]:
 
 
 def shapes_graph(project: Project):
-    """The shapes as an rdflib graph (parsed with pyoxigraph first for file:line errors)."""
-    import rdflib
-
-    g = rdflib.Graph()
-    files = project.shape_files()
-    if not files:
-        raise CqkgError(f"{project.rel(project.shapes_dir)}: no .ttl shapes file found")
-    for f in files:
-        parse_file(f, project)  # raises a located syntax error
-        g.parse(f, format="turtle")
-    return g
+    """The shapes as an rdflib graph (for pyshacl), converted from the pyoxigraph parse."""
+    return to_rdflib(q.triple for q in shapes_store(project).quads_for_pattern(None, None, None, None))
 
 
 def to_rdflib(triples):

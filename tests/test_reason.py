@@ -8,6 +8,7 @@ import pytest
 
 from cqkg import reason
 from cqkg.build import assemble, load_sources, open_store
+from cqkg.export import graph_triples
 from cqkg.project import Project
 
 CQ = "https://w3id.org/cqkg/id/"
@@ -60,9 +61,9 @@ def test_inferred_triples_are_kept_apart(built_project):
 
 def closure_pair(project_root) -> tuple[set, set]:
     store = assemble(load_sources(Project.at(project_root)))
-    asserted = reason.default_graph_triples(store)
+    asserted = graph_triples(store)
     reason.materialise(store)
-    ours = reason.instance_level(reason.default_graph_triples(store))
+    ours = reason.instance_level(graph_triples(store))
     theirs = reason.instance_level(reason.owlrl_closure(asserted))
     return ours, theirs
 

@@ -243,6 +243,16 @@ def snapshot(srv: OxigraphServer) -> dict[str, list[str]]:
     return {g: srv.graph_ntriples(g) for g in sorted(srv.graph_names())}
 
 
+def load_through(proxy: CuttingProxy, project: Path, retries: int):
+    """A per-source `cqkg load --replace` whose requests all pass through the proxy (then closed)."""
+    base = f"http://127.0.0.1:{proxy.port}"
+    try:
+        return run_cli(project, "load", "--endpoint", base + "/store", "--update-endpoint", base + "/update",
+                       "--per-source-graphs", "--replace", "--retries", str(retries))
+    finally:
+        proxy.close()
+
+
 def test_interrupted_upload_leaves_graphs_unchanged(built_project, server, tmp_path):
     """Cut the 4th upload of a per-source load: the three graphs already sent must not land either."""
     store = server.base + "/store"
@@ -250,12 +260,7 @@ def test_interrupted_upload_leaves_graphs_unchanged(built_project, server, tmp_p
     before = snapshot(server)
     changed = modified_project(built_project, tmp_path)
     proxy = CuttingProxy(server.port, from_put=4)
-    try:
-        result = run_cli(changed, "load", "--endpoint", f"http://127.0.0.1:{proxy.port}/store",
-                         "--update-endpoint", f"http://127.0.0.1:{proxy.port}/update",
-                         "--per-source-graphs", "--replace", "--retries", "1")
-    finally:
-        proxy.close()
+    result = load_through(proxy, changed, retries=1)
     assert proxy.cuts >= 1 and proxy.puts >= 4
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert f"127.0.0.1:{proxy.port}/store" in result.stderr
@@ -272,12 +277,7 @@ def test_server_killed_mid_upload_leaves_graphs_unchanged(built_project, tmp_pat
         before = snapshot(srv)
         changed = modified_project(built_project, tmp_path)
         proxy = CuttingProxy(srv.port, from_put=4, on_cut=lambda: srv.stop(signal.SIGKILL))
-        try:
-            result = run_cli(changed, "load", "--endpoint", f"http://127.0.0.1:{proxy.port}/store",
-                             "--update-endpoint", f"http://127.0.0.1:{proxy.port}/update",
-                             "--per-source-graphs", "--replace", "--retries", "0")
-        finally:
-            proxy.close()
+        result = load_through(proxy, changed, retries=0)
         assert result.exit_code == 2 and "Traceback" not in result.output
         assert srv.proc.poll() is not None  # really killed
         srv.start()  # same folder, same port
