@@ -99,6 +99,56 @@ def test_cluster_targets_progress_for_nev(built_project):
         assert r["tier_rank"] == "1"
 
 
+# A target and actuals that differ in one key each: only the newest actual of the same
+# subject, indicator, unit, item, base and whole may be compared with the target.
+PROGRESS_GRAPH = """
+@prefix cqkg: <https://w3id.org/cqkg/ontology#> . @prefix cq: <https://w3id.org/cqkg/id/> .
+@prefix ind: <https://w3id.org/cqkg/indicator/> . @prefix unit: <https://w3id.org/cqkg/unit/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> . @prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+cq:T1 cqkg:tierOf cq:System33618 ; cqkg:tierRank 1 .
+cq:C cqkg:memberOf cq:T1 ; rdfs:label "cluster"@en .
+cq:Y2023 cqkg:year "2023"^^xsd:gYear ; cqkg:endDate "2023-12-31"^^xsd:date ; rdfs:label "2023" .
+cq:H1 cqkg:year "2024"^^xsd:gYear ; cqkg:endDate "2024-06-30"^^xsd:date ; rdfs:label "H1 2024" .
+cq:Y2024 cqkg:year "2024"^^xsd:gYear ; cqkg:endDate "2024-12-31"^^xsd:date ; rdfs:label "2024" .
+cq:Y2025 cqkg:year "2025"^^xsd:gYear ; cqkg:endDate "2025-12-31"^^xsd:date ; rdfs:label "2025" .
+cq:target cqkg:status cqkg:Target ; cqkg:subject cq:C ; cqkg:indicator ind:OutputValue ;
+    cqkg:unit unit:CNY100m ; cqkg:value 100.0 ; cqkg:period cq:Y2025 ; cqkg:source cq:S ; cqkg:quote "t" .
+cq:target_item cqkg:status cqkg:Target ; cqkg:subject cq:C ; cqkg:indicator ind:OutputValue ; cqkg:item cq:X ;
+    cqkg:unit unit:CNY100m ; cqkg:value 1000.0 ; cqkg:period cq:Y2025 ; cqkg:source cq:S ; cqkg:quote "u", "t2" .
+cq:old cqkg:status cqkg:Actual ; cqkg:subject cq:C ; cqkg:indicator ind:OutputValue ; cqkg:unit unit:CNY100m ;
+    cqkg:value 50.0 ; cqkg:period cq:Y2023 ; cqkg:source cq:S ; cqkg:quote "a" .
+cq:newest cqkg:status cqkg:Actual ; cqkg:subject cq:C ; cqkg:indicator ind:OutputValue ; cqkg:unit unit:CNY100m ;
+    cqkg:value 60.0 ; cqkg:period cq:H1 ; cqkg:source cq:S ; cqkg:quote "b" .
+cq:other_item cqkg:status cqkg:Actual ; cqkg:subject cq:C ; cqkg:indicator ind:OutputValue ; cqkg:item cq:X ;
+    cqkg:unit unit:CNY100m ; cqkg:value 999.0 ; cqkg:period cq:Y2024 ; cqkg:source cq:S ; cqkg:quote "c" .
+cq:item_same_date cqkg:status cqkg:Actual ; cqkg:subject cq:C ; cqkg:indicator ind:OutputValue ; cqkg:item cq:X ;
+    cqkg:unit unit:CNY100m ; cqkg:value 111.0 ; cqkg:period cq:H1 ; cqkg:source cq:S ; cqkg:quote "f" .
+cq:base_same_date cqkg:status cqkg:Actual ; cqkg:subject cq:C ; cqkg:indicator ind:OutputValue ;
+    cqkg:baseIndicator ind:OutputValue ; cqkg:unit unit:CNY100m ; cqkg:value 5.0 ; cqkg:period cq:H1 ;
+    cqkg:source cq:S ; cqkg:quote "g" .
+cq:other_base cqkg:status cqkg:Actual ; cqkg:subject cq:C ; cqkg:indicator ind:OutputValue ;
+    cqkg:baseIndicator ind:OutputValue ; cqkg:unit unit:CNY100m ; cqkg:value 7.0 ; cqkg:period cq:Y2024 ;
+    cqkg:source cq:S ; cqkg:quote "d" .
+cq:other_unit cqkg:status cqkg:Actual ; cqkg:subject cq:C ; cqkg:indicator ind:OutputValue ; cqkg:unit unit:Percent ;
+    cqkg:value 8.0 ; cqkg:period cq:Y2024 ; cqkg:source cq:S ; cqkg:quote "e" .
+"""
+
+
+@pytest.mark.parametrize("name", ["targets-progress", "cluster-targets"])
+def test_progress_uses_the_newest_actual_of_the_same_measure(name):
+    import rdflib
+
+    q = CATALOG.get(name)
+    store = ox.Store()
+    store.load(PROGRESS_GRAPH.encode(), format=ox.RdfFormat.TURTLE)
+    graph = rdflib.Graph().parse(data=PROGRESS_GRAPH, format="turtle")
+    for result in (run_local(store, q, q.bindings({})), run_rdflib(graph, q, q.bindings({}))):
+        got = sorted((r["target"].value, r["actual"].value, r["actual_period"].value, r["progress_pct"].value,
+                      r["target_quote"].value) for r in (dict(zip(result.variables, row)) for row in result.rows))
+        assert [(float(t), float(a), per, float(p), quote) for t, a, per, p, quote in got] == [
+            (100.0, 60.0, "H1 2024", 60.0, "t"), (1000.0, 999.0, "2024", 99.9, "t2")]
+
+
 def test_cluster_system_has_four_tiers_of_declared_size(built_project):
     got = {(r["rank"], r["declared"]) for r in rows(built_project, "cluster-system")}
     assert {("1", "3"), ("2", "3"), ("3", "6"), ("4", "18")} <= got
