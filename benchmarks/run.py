@@ -187,7 +187,7 @@ def main(argv=None) -> None:
         print(json.dumps(fn()))
         return
 
-    from generate import generate, parse_size
+    from generate import generate, parse_size, sync_repo_dirs
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{platform.system()} {platform.release()}")
@@ -203,6 +203,7 @@ def main(argv=None) -> None:
         if not (root / "seeds").is_dir():
             print(f"generating {root} ...", file=sys.stderr)
             generate(size, root)
+        sync_repo_dirs(root)
         ours = [run_child("cqkg", root, args.query_repeats) for _ in range(args.runs)]
         raw = [run_child("raw", root) for _ in range(args.runs)]
         naive_runs = args.naive_runs or (args.runs if size < 100_000 else 1)
