@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import io
 import json
 import re
@@ -240,6 +241,7 @@ def strip_comments(text: str) -> str:
     return "".join(t for kind, t, _ in tokens(text) if kind != "comment")
 
 
+@functools.lru_cache(maxsize=256)  # run_local checks before every run; tokenising costs ~0.1 ms
 def uses_service(text: str) -> bool:
     """True when the query contains a SERVICE clause (a federated call to another endpoint)."""
     return any(kind == "word" and tok.upper() == "SERVICE" for kind, tok, _ in tokens(text))
