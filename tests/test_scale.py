@@ -33,7 +33,7 @@ def test_synthetic_project_builds_clean(synthetic, tmp_path):
 
 
 def test_targeted_rules_equal_owlrl_on_synthetic(synthetic):
-    ours, theirs = closure_pair(synthetic)
+    ours, theirs = closure_pair(synthetic)  # the build's two passes
     assert ours == theirs
     assert len(ours) > 10_000
 
