@@ -179,11 +179,13 @@ def query_issues(project: Project, src: Sources, store: ox.Store, names: dict[st
 
 def validate_store(project: Project, src: Sources, store: ox.Store) -> Report:
     names = labels(store)
-    # The quote check is Python work; it overlaps with the SPARQL checks, which run without the GIL.
-    with ThreadPoolExecutor(1) as pool:
+    # The quote check is Python work; it overlaps with the SPARQL checks, which run without the
+    # GIL. The quality-check queries share the cores with the SHACL queries rather than wait for them.
+    with ThreadPoolExecutor(2) as pool:
         quotes = pool.submit(check_quotes, project, src)
+        checks = pool.submit(query_issues, project, src, store, names)
         issues = shacl_issues(project, src, store, names)
-        issues += query_issues(project, src, store, names)
+        issues += checks.result()
         issues += [Issue("Violation", p.file, p.node, names.get(p.node, ""), "cqkg:quote", p.message, "quote")
                    for p in quotes.result()]
     return Report(issues)
