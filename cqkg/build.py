@@ -307,6 +307,9 @@ def _infer_validate_write(project: Project, src: Sources, disk: "StoreWriter | N
 
     store = assemble(src)
     asserted = default_graph_size(store)
+    if disk:  # the asserted default graph is final too; only inferred triples are added at the end
+        disk.load(store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()),
+                  ox.RdfFormat.N_TRIPLES, ox.DefaultGraph())
     timings["parse"] = time.perf_counter() - t0
 
     # Validate the closure without domain/range typing (see reason.materialise), then complete it.
@@ -319,7 +322,7 @@ def _infer_validate_write(project: Project, src: Sources, disk: "StoreWriter | N
     timings["validation"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    inferred = reason.materialise(store)
+    inferred = reason.materialise(store, untyped_done=True)
     timings["inference"] += time.perf_counter() - t
 
     total = asserted + inferred
@@ -391,18 +394,18 @@ class StoreWriter:
 def write_artefacts(project: Project, store: ox.Store, disk: StoreWriter, manifest: dict) -> None:
     """Write store/, graph.ttl and manifest.json; each lands by rename, so a failure keeps the old build.
 
-    `disk` already holds the source graphs; the default graph (shared with graph.ttl) and the
-    inferred graph are added to it in its thread while this one writes graph.ttl.
+    `disk` already holds the source graphs and the asserted default graph; the inferred triples
+    are added to it (to the default and the inferred graph) in its thread while this one writes
+    graph.ttl.
     """
     from .export import export_bytes
 
     build = project.build_dir
-    default = store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
-    disk.load(default, ox.RdfFormat.N_TRIPLES, ox.DefaultGraph())
-    disk.load(store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(INFERRED_GRAPH)),
-              ox.RdfFormat.N_TRIPLES, ox.NamedNode(INFERRED_GRAPH))
+    inferred = store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(INFERRED_GRAPH))
+    disk.load(inferred, ox.RdfFormat.N_TRIPLES, ox.DefaultGraph())
+    disk.load(inferred, ox.RdfFormat.N_TRIPLES, ox.NamedNode(INFERRED_GRAPH))
+    turtle, _ = export_bytes(store, "turtle")
     old = None
-    turtle, _ = export_bytes(store, "turtle", default_ntriples=default)
     with atomic_output(build / "graph.ttl", "wb") as f:
         f.write(turtle)
         try:

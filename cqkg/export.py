@@ -53,15 +53,14 @@ def sorted_lines(data: bytes) -> list[bytes]:
     return [ln for ln in lines if ln]
 
 
-def graph_ntriples(store: ox.Store, graph=None, dumped: bytes | None = None) -> list[bytes]:
+def graph_ntriples(store: ox.Store, graph=None) -> list[bytes]:
     """One graph (default graph when None) as sorted N-Triples lines, dumped natively.
 
     A store names blank nodes as it likes (a reload renames them), so lines with blank nodes
-    are relabelled by a hash of what the node describes, keeping the output stable. `dumped`
-    is that graph's N-Triples dump when the caller already has it.
+    are relabelled by a hash of what the node describes, keeping the output stable.
     """
     g = ox.DefaultGraph() if graph is None else ox.NamedNode(graph)
-    lines = sorted_lines(dumped if dumped is not None else store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=g))
+    lines = sorted_lines(store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=g))
     blank = [ln for ln in lines if b"_:" in ln]
     if not blank:
         return lines
@@ -121,12 +120,8 @@ def asserted_triples(store: ox.Store) -> list:
     return list(ox.parse(b"\n".join(asserted_ntriples(store)) + b"\n", format=ox.RdfFormat.N_TRIPLES))
 
 
-def export_bytes(store: ox.Store, fmt: str, asserted_only: bool = False,
-                 default_ntriples: bytes | None = None) -> tuple[bytes, int]:
-    """The built graph in `fmt`, deterministic, and the number of triples (or quads) in it.
-
-    `default_ntriples`: the default graph's N-Triples dump, when the caller already made one.
-    """
+def export_bytes(store: ox.Store, fmt: str, asserted_only: bool = False) -> tuple[bytes, int]:
+    """The built graph in `fmt`, deterministic, and the number of triples (or quads) in it."""
     if fmt not in FORMATS:
         raise CqkgError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt in DATASET_FORMATS:
@@ -142,7 +137,7 @@ def export_bytes(store: ox.Store, fmt: str, asserted_only: bool = False,
                 for t in ox.parse(b"\n".join(lines) + b"\n", format=ox.RdfFormat.N_TRIPLES):
                     yield ox.Quad(t.subject, t.predicate, t.object, name)
         return _native(quads(), ox.RdfFormat.TRIG), n
-    lines = asserted_ntriples(store) if asserted_only else graph_ntriples(store, dumped=default_ntriples)
+    lines = asserted_ntriples(store) if asserted_only else graph_ntriples(store)
     data = b"\n".join(lines) + b"\n" if lines else b""
     if fmt == "nt":
         return data, len(lines)
