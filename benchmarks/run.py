@@ -234,15 +234,19 @@ def main(argv=None) -> None:
         print("| saved query | rows | cqkg | pyoxigraph direct | ratio |")
         print("|---|---:|---:|---:|---:|")
         names = sorted(ours[0]["queries"])
-        worst = 0.0
+        ratios, timed = [], []  # timed: queries long enough that the ratio is not timer noise
         for name in names:
             mine = statistics.median(x["queries"][name][0] for x in ours)
             direct = statistics.median(x["queries"][name][1] for x in ours)
             rows = ours[0]["queries"][name][2]
             ratio = mine / direct if direct else float("nan")
-            worst = max(worst, ratio)
+            ratios.append(ratio)
+            if direct >= 0.01:
+                timed.append(ratio)
             print(f"| {name} | {rows} | {fmt_s(mine)} | {fmt_s(direct)} | {ratio:.2f} |")
-        print(f"\nworst saved-query ratio: {worst:.2f}\n")
+        print(f"\nsaved-query ratio (cqkg / direct): median {statistics.median(ratios):.2f}, "
+              f"worst {max(ratios):.2f}; worst over the {len(timed)} queries taking 10 ms or more: "
+              f"{max(timed) if timed else float('nan'):.2f}\n")
         sys.stdout.flush()
 
 
