@@ -1,7 +1,7 @@
 """Benchmark the cqkg build against the naive pipeline on synthetic graphs.
 
-    python benchmarks/run.py --sizes 10k,100k          # a few minutes
-    python benchmarks/run.py --sizes 1M --naive-runs 1 # on request: the naive path takes ~15 min
+    python benchmarks/run.py --sizes 10k,100k   # ~3 min on 2 cores
+    python benchmarks/run.py --sizes 1M         # on request: ~21 min, ~10 of them the naive path
 
 For each size it generates a synthetic project (benchmarks/generate.py, cached under
 benchmarks/out/), then runs, each in a fresh process so peak memory is per run:
