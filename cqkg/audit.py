@@ -86,19 +86,19 @@ def run(project: Project, src: Sources | None = None) -> Audit:
     src = src or load_sources(project)
     texts, _ = source_texts(project, src)
     files: dict[str, str] = {}      # source document -> text file (only sources that hold text)
-    for t in src.triples_with(C["textFile"]):
-        files[t.subject.value] = t.object.value
+    for subject, obj in src.pairs_with(C["textFile"]):
+        files[subject.value] = obj.value
     # Which quotes are checked against which text file.
     text_of_doc = {doc: files.get(doc) for doc in files}
-    for t in src.triples_with(C["transcribedIn"]):
-        if t.object.value in files:
-            text_of_doc[t.subject.value] = files[t.object.value]
+    for subject, obj in src.pairs_with(C["transcribedIn"]):
+        if obj.value in files:
+            text_of_doc[subject.value] = files[obj.value]
     quotes_by_node: dict = {}
     sources_by_node: dict = {}
-    for t in src.triples_with(C["quote"]):
-        quotes_by_node.setdefault(t.subject.value, set()).add(normalise_text(t.object.value))
-    for t in src.triples_with(C["source"]):
-        sources_by_node.setdefault(t.subject.value, set()).add(t.object.value)
+    for subject, obj in src.pairs_with(C["quote"]):
+        quotes_by_node.setdefault(subject.value, set()).add(normalise_text(obj.value))
+    for subject, obj in src.pairs_with(C["source"]):
+        sources_by_node.setdefault(subject.value, set()).add(obj.value)
     quotes_by_file: dict[str, dict[str, set]] = {}
     for node, qs in quotes_by_node.items():
         docs = sources_by_node.get(node) or {node}

@@ -43,13 +43,14 @@ class Sources:
     store: ox.Store
     graph_files: dict[str, str] = field(default_factory=dict)  # graph IRI -> relative file
 
-    def triples_with(self, predicate: ox.NamedNode):
-        """Triples with this predicate, from all the files (as parsed, duplicates across files kept once)."""
-        seen = set()
-        for q in self.store.quads_for_pattern(None, predicate, None, None):
-            if not isinstance(q.graph_name, ox.DefaultGraph) and q.triple not in seen:
-                seen.add(q.triple)
-                yield q.triple
+    def pairs_with(self, predicate: ox.NamedNode):
+        """(subject, object) of the triples with this predicate, from all the files as parsed
+        (not what inference added to the default graph), duplicates across files kept once."""
+        # DISTINCT in Oxigraph costs less than deduplicating quads in Python (0.18 s against
+        # 0.43 s for the 123k quotes of the 1M benchmark).
+        rows = self.store.query("SELECT DISTINCT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }",
+                                substitutions={ox.Variable("p"): predicate})
+        return ((r[0], r[2]) for r in rows)
 
     def file_of(self, node) -> str:
         """The seed files that describe `node` (as a subject); for locating problems."""
@@ -214,10 +215,10 @@ class QuoteProblem:
 def source_texts(project: Project, src: Sources) -> tuple[dict[str, str], list[QuoteProblem]]:
     """Map each source document to the normalised text its quotes are checked against."""
     files, via, problems = {}, {}, []
-    for t in src.triples_with(C["textFile"]):
-        files[t.subject.value] = t.object.value
-    for t in src.triples_with(C["transcribedIn"]):
-        via[t.subject.value] = t.object.value
+    for subject, obj in src.pairs_with(C["textFile"]):
+        files[subject.value] = obj.value
+    for subject, obj in src.pairs_with(C["transcribedIn"]):
+        via[subject.value] = obj.value
     texts: dict[str, str] = {}
     for doc, rel in files.items():
         path = project.seeds_dir / rel
@@ -237,26 +238,24 @@ def check_quotes(project: Project, src: Sources) -> list[QuoteProblem]:
     texts, problems = source_texts(project, src)
     quotes: dict = {}
     sources: dict = {}
-    for t in src.triples_with(C["quote"]):
-        quotes.setdefault(t.subject, set()).add(t.object.value)
-    for t in src.triples_with(C["source"]):
-        sources.setdefault(t.subject, set()).add(t.object.value)
+    for subject, obj in src.pairs_with(C["quote"]):
+        quotes.setdefault(subject, set()).add(obj.value)
+    for subject, obj in src.pairs_with(C["source"]):
+        sources.setdefault(subject, set()).add(obj.value)
     for node, qs in quotes.items():
         # A source document may quote itself (e.g. its dateline) without a cqkg:source.
         docs = sources.get(node) or ({node.value} if node.value in texts else set())
-        key = node_key(node)
+        held = [texts[d] for d in docs if d in texts]
         for q in sorted(qs):
-            nq = normalise_text(q)
             if not docs:
-                problems.append(QuoteProblem(key, src.file_of(node), "has a quote but no cqkg:source"))
+                message = "has a quote but no cqkg:source"
+            elif not held:
+                message = f"no text is held for source(s) {', '.join(sorted(docs))}"
+            elif any(normalise_text(q) in text for text in held):
                 continue
-            held = [d for d in docs if d in texts]
-            if not held:
-                problems.append(QuoteProblem(key, src.file_of(node),
-                                             f"no text is held for source(s) {', '.join(sorted(docs))}"))
-            elif not any(nq in texts[d] for d in held):
-                problems.append(QuoteProblem(key, src.file_of(node),
-                                             f"quote not found in its source text: \"{q[:120]}\""))
+            else:
+                message = f"quote not found in its source text: \"{q[:120]}\""
+            problems.append(QuoteProblem(node_key(node), src.file_of(node), message))
     return problems
 
 

@@ -118,3 +118,32 @@ def test_audit_fails_on_an_uncovered_number(seed_project):
     text.write_text(text.read_text() + "\nThe city also built 4242 new widgets.\n")
     result = run_cli(seed_project, "audit")
     assert result.exit_code == 1 and "4242" in result.stdout
+
+
+EXTRA_QUOTES = """
+@prefix cqkg: <https://w3id.org/cqkg/ontology#> .
+@prefix cq:   <https://w3id.org/cqkg/id/> .
+@prefix src:  <https://w3id.org/cqkg/source/> .
+cq:Spaced  cqkg:source src:fixture ; cqkg:quote "Example   Motors\\n  in Example District" .
+cq:Wrong   cqkg:source src:fixture ; cqkg:quote "Example Motors in Fixture City" .
+cq:NoText  cqkg:source src:untranscribed ; cqkg:quote "anything" .
+cq:Unsourced cqkg:quote "Example District" .
+"""
+
+
+def test_quote_check_names_each_kind_of_problem_once(mini_project):
+    """Whitespace may differ; a wrong quote, a source with no text and a missing source are each
+    reported once per quote, even when two files state the same triple."""
+    from cqkg.build import check_quotes, load_sources
+
+    seeds = mini_project / "seeds"
+    (seeds / "extra.ttl").write_text(EXTRA_QUOTES)
+    (seeds / "extra-again.ttl").write_text(EXTRA_QUOTES)
+    found = check_quotes(Project.at(mini_project), load_sources(Project.at(mini_project)))
+    problems = {p.node.rsplit("/", 1)[-1]: p for p in found}
+    assert len(found) == 3 and sorted(problems) == ["NoText", "Unsourced", "Wrong"]
+    assert problems["Wrong"].message == 'quote not found in its source text: "Example Motors in Fixture City"'
+    assert problems["Wrong"].file == "seeds/extra-again.ttl, seeds/extra.ttl"
+    assert problems["NoText"].message == ("no text is held for source(s) "
+                                          "https://w3id.org/cqkg/source/untranscribed")
+    assert problems["Unsourced"].message == "has a quote but no cqkg:source"
