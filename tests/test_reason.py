@@ -136,3 +136,32 @@ def test_typing_pass_runs_only_the_rules_typing_feeds():
     assert [r.typing for r in ran] == [True, False]
     assert ran[1].reads == {TYPE}
     assert has(store, "http://example.org/a", TYPE, "http://example.org/B")
+
+
+# The OWL vocabulary the ontology may use: all of it is in OWL 2 RL, and every rule it triggers is
+# either materialised by cqkg.reason or (functional properties) enforced by a SHACL maxCount.
+RL_VOCABULARY = {"Ontology", "versionIRI", "versionInfo", "imports", "Class", "ObjectProperty",
+                 "DatatypeProperty", "AnnotationProperty", "FunctionalProperty", "SymmetricProperty",
+                 "TransitiveProperty", "inverseOf", "propertyChainAxiom", "equivalentClass",
+                 "equivalentProperty", "Thing"}
+
+
+def test_ontology_stays_in_the_supported_owl2_rl_subset():
+    import re
+
+    text = (Path(__file__).resolve().parent.parent / "ontology" / "cqkg.ttl").read_text(encoding="utf-8")
+    used = set(re.findall(r"\bowl:([A-Za-z]+)", text))
+    assert used <= RL_VOCABULARY, used - RL_VOCABULARY
+
+
+def test_functional_properties_have_max_count_shapes():
+    """prp-fp would make individuals owl:sameAs; the shapes reject such data instead."""
+    root = Path(__file__).resolve().parent.parent
+    store = ox.Store()
+    store.load(path=str(root / "ontology" / "cqkg.ttl"), format=ox.RdfFormat.TURTLE)
+    store.load(path=str(root / "shapes" / "cqkg-shapes.ttl"), format=ox.RdfFormat.TURTLE)
+    functional = {r["p"].value for r in store.query(
+        "SELECT ?p WHERE { ?p a <http://www.w3.org/2002/07/owl#FunctionalProperty> }")}
+    capped = {r["p"].value for r in store.query(
+        "SELECT ?p WHERE { ?s <http://www.w3.org/ns/shacl#path> ?p ; <http://www.w3.org/ns/shacl#maxCount> 1 }")}
+    assert functional and functional <= capped, sorted(functional - capped)
