@@ -33,6 +33,12 @@ def user_errors(fn):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader stopped early (`cqkg export | head`): nothing went wrong here. Point
+            # stdout at /dev/null so Python's final flush does not raise again; exit as a shell
+            # reports SIGPIPE.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except Exception as e:  # a bug, not a user error: say so in one line
             if os.environ.get("CQKG_DEBUG"):
                 raise

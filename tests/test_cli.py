@@ -14,12 +14,15 @@ import pytest
 from conftest import REPO, run_cli
 
 
-def cqkg_subprocess(project: Path, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the installed console script (falls back to python -m cqkg.cli)."""
+def cqkg_command() -> list[str]:
+    """The installed console script (falls back to python -m cqkg.cli)."""
     exe = shutil.which("cqkg", path=os.path.dirname(sys.executable)) or shutil.which("cqkg")
-    cmd = [exe] if exe else [sys.executable, "-m", "cqkg.cli"]
+    return [exe] if exe else [sys.executable, "-m", "cqkg.cli"]
+
+
+def cqkg_subprocess(project: Path, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run(cmd + ["--project", str(project), *args], capture_output=True, text=True,
+    return subprocess.run(cqkg_command() + ["--project", str(project), *args], capture_output=True, text=True,
                           env=env, timeout=300)
 
 
@@ -51,6 +54,19 @@ def test_subprocess_main_job(built_project):
     proc = cqkg_subprocess(built_project, "query", "cluster-targets")
     assert proc.returncode == 0, proc.stderr
     assert "intelligent connected new energy vehicles" in proc.stdout and "37.6" in proc.stdout
+
+
+def test_reader_closing_the_pipe_is_not_an_internal_error(built_project):
+    """`cqkg export | head -1`: once the reader has gone, writing fails; that is no bug to report."""
+    for args in (["export"], ["queries"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader is gone before the first write, so the failure is certain
+        try:
+            proc = subprocess.run(cqkg_command() + ["--project", str(built_project), *args], stdout=write_end,
+                                  stderr=subprocess.PIPE, text=True, timeout=120)
+        finally:
+            os.close(write_end)
+        assert (proc.returncode, proc.stderr) == (141, ""), args
 
 
 def test_queries_lists_names_titles_params(built_project):
