@@ -10,6 +10,7 @@ country) and observations (actuals, growth rates, shares and targets), every fac
 quote that really occurs in its article. The output is deterministic for a given size and seed,
 and it builds with no violations.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,13 @@ PREFIXES = """@prefix cqkg: <https://w3id.org/cqkg/ontology#> .
 TIERS = [(1, 3, "trillion"), (2, 3, "pillar"), (3, 6, "distinctive"), (4, 18, "new star")]
 ACTUAL_YEARS = ["2018", "2019", "2020", "2022", "2023", "2024"]
 TARGET_PERIODS = [("by-2025", "2025"), ("by-2027", "2027")]
-AMOUNTS = [("OutputValue", "Yuan", "yuan of output"), ("Revenue", "Yuan", "yuan of revenue"),
-           ("ExportValue", "Yuan", "yuan of exports"), ("ProductionVolume", "Piece", "pieces produced"),
-           ("Employment", "Person", "employees")]
+AMOUNTS = [
+    ("OutputValue", "Yuan", "yuan of output"),
+    ("Revenue", "Yuan", "yuan of revenue"),
+    ("ExportValue", "Yuan", "yuan of exports"),
+    ("ProductionVolume", "Piece", "pieces produced"),
+    ("Employment", "Person", "employees"),
+]
 COUNTRIES = ["Germany", "France", "Vietnam", "Laos", "Thailand", "Brazil", "Kenya", "Poland"]
 SOURCE_TRIPLES = 7
 
@@ -69,16 +74,18 @@ class Article:
 
     def fact(self, subject: str, props: list[tuple[str, str]], quote: str) -> None:
         body = " ;\n    ".join(f"{p} {o}" for p, o in props)
-        self.ttl.append(f"{subject} {body} ;\n    cqkg:source {self.src} ;\n    cqkg:quote \"{esc(quote)}\" .\n")
+        self.ttl.append(f'{subject} {body} ;\n    cqkg:source {self.src} ;\n    cqkg:quote "{esc(quote)}" .\n')
         self.triples += len(props) + 2
 
     def files(self, name: str) -> tuple[str, str]:
-        head = (f"{self.src} a cqkg:SourceDocument ;\n"
-                f"    dcterms:title \"Synthetic Industry News {self.n}\"@en ;\n"
-                f"    dcterms:issued \"2026-01-{1 + self.n % 28:02d}\"^^xsd:date ;\n"
-                f"    dcterms:language \"en\" ;\n"
-                f"    cqkg:textFile \"{name}.txt\" ;\n"
-                f"    cqkg:originalFileName \"{self.n:05d}_synthetic.txt\" .\n")
+        head = (
+            f"{self.src} a cqkg:SourceDocument ;\n"
+            f'    dcterms:title "Synthetic Industry News {self.n}"@en ;\n'
+            f'    dcterms:issued "2026-01-{1 + self.n % 28:02d}"^^xsd:date ;\n'
+            f'    dcterms:language "en" ;\n'
+            f'    cqkg:textFile "{name}.txt" ;\n'
+            f'    cqkg:originalFileName "{self.n:05d}_synthetic.txt" .\n'
+        )
         return "\n".join(self.sentences) + "\n", PREFIXES + "\n" + head + "\n" + "\n".join(self.ttl)
 
 
@@ -87,30 +94,48 @@ def structure(rng: random.Random) -> tuple[str, str, list[str], list[str]]:
     a = Article(0)
     a.src = "src:synthetic-structure"
     q = a.say("The synthetic system has four tiers of clusters.")
-    a.fact("cq:System33618", [("a", "cqkg:ClusterSystem"),
-                            ("rdfs:label", '"synthetic cluster system"@en , "合成集群体系"@zh'),
-                            ("cqkg:declaredMemberCount", "30")], q)
+    a.fact(
+        "cq:System33618",
+        [
+            ("a", "cqkg:ClusterSystem"),
+            ("rdfs:label", '"synthetic cluster system"@en , "合成集群体系"@zh'),
+            ("cqkg:declaredMemberCount", "30"),
+        ],
+        q,
+    )
     clusters = []
     for rank, size, name in TIERS:
         q = a.say(f"Tier {rank}, the {name} tier, has {size} clusters.")
-        a.fact(f"cq:SynTier{rank}", [("a", "cqkg:ClusterTier"),
-                                     ("rdfs:label", f'"{name} tier"@en , "第{rank}层"@zh'),
-                                     ("cqkg:tierOf", "cq:System33618"), ("cqkg:tierRank", str(rank)),
-                                     ("cqkg:declaredMemberCount", str(size))], q)
+        a.fact(
+            f"cq:SynTier{rank}",
+            [
+                ("a", "cqkg:ClusterTier"),
+                ("rdfs:label", f'"{name} tier"@en , "第{rank}层"@zh'),
+                ("cqkg:tierOf", "cq:System33618"),
+                ("cqkg:tierRank", str(rank)),
+                ("cqkg:declaredMemberCount", str(size)),
+            ],
+            q,
+        )
         known = size if rank < 4 else 6  # like the real system, some new-star clusters are unknown
         for i in range(known):
             c = f"cq:SynCluster{rank}-{i}"
             q = a.say(f"Cluster {rank}-{i} belongs to the {name} tier.")
-            a.fact(c, [("a", "cqkg:IndustrialCluster"),
-                       ("rdfs:label", f'"cluster {rank}-{i}"@en , "集群{rank}-{i}"@zh'),
-                       ("cqkg:memberOf", f"cq:SynTier{rank}")], q)
+            a.fact(
+                c,
+                [
+                    ("a", "cqkg:IndustrialCluster"),
+                    ("rdfs:label", f'"cluster {rank}-{i}"@en , "集群{rank}-{i}"@zh'),
+                    ("cqkg:memberOf", f"cq:SynTier{rank}"),
+                ],
+                q,
+            )
             clusters.append(c)
     districts = []
     for i in range(12):
         d = f"cq:SynDistrict{i}"
         q = a.say(f"District {i} is in Chongqing.")
-        a.fact(d, [("a", "cqkg:District"), ("rdfs:label", f'"District {i}"@en'),
-                   ("cqkg:locatedIn", "cq:Chongqing")], q)
+        a.fact(d, [("a", "cqkg:District"), ("rdfs:label", f'"District {i}"@en'), ("cqkg:locatedIn", "cq:Chongqing")], q)
         districts.append(d)
     q = a.say("Chongqing is a municipality.")
     a.fact("cq:Chongqing", [("a", "cqkg:Municipality"), ("rdfs:label", '"Chongqing (synthetic)"@en')], q)
@@ -129,47 +154,104 @@ def article(n: int, rng: random.Random, clusters: list[str], districts: list[str
         ent = f"cq:SynEnt{n:05d}-{e_no}"
         name = f"Enterprise {n}-{e_no}"
         cluster, district = rng.choice(clusters), rng.choice(districts)
-        q = a.say(f"{name}, based in District {district.rsplit('t', 1)[1]}, works in cluster "
-                  f"{cluster.rsplit('r', 1)[1]}.")
-        a.fact(ent, [("a", "cqkg:Enterprise"), ("rdfs:label", f'"{esc(name)}"@en , "企业{n}-{e_no}"@zh'),
-                     ("cqkg:locatedIn", district)], q)
-        a.fact(f"cq:SynClaim{n:05d}-{e_no}", [("a", "cqkg:Claim"), ("rdf:subject", ent),
-                                             ("rdf:predicate", "cqkg:inCluster"), ("rdf:object", cluster)], q)
+        q = a.say(
+            f"{name}, based in District {district.rsplit('t', 1)[1]}, works in cluster {cluster.rsplit('r', 1)[1]}."
+        )
+        a.fact(
+            ent,
+            [
+                ("a", "cqkg:Enterprise"),
+                ("rdfs:label", f'"{esc(name)}"@en , "企业{n}-{e_no}"@zh'),
+                ("cqkg:locatedIn", district),
+            ],
+            q,
+        )
+        a.fact(
+            f"cq:SynClaim{n:05d}-{e_no}",
+            [("a", "cqkg:Claim"), ("rdf:subject", ent), ("rdf:predicate", "cqkg:inCluster"), ("rdf:object", cluster)],
+            q,
+        )
         prod = f"cq:SynProduct{n:05d}-{e_no}"
         country = rng.choice(COUNTRIES)
         q = a.say(f"{name} makes product {n}-{e_no} and exports it to {country}.")
-        a.fact(prod, [("a", "cqkg:Product"), ("rdfs:label", f'"product {n}-{e_no}"@en'),
-                      ("cqkg:producedBy", ent)], q)
-        a.fact(f"cq:SynExport{n:05d}-{e_no}", [("a", "cqkg:Claim"), ("rdf:subject", prod),
-                                              ("rdf:predicate", "cqkg:exportsTo"),
-                                              ("rdf:object", f"cq:Syn{country}")], q)
+        a.fact(prod, [("a", "cqkg:Product"), ("rdfs:label", f'"product {n}-{e_no}"@en'), ("cqkg:producedBy", ent)], q)
+        a.fact(
+            f"cq:SynExport{n:05d}-{e_no}",
+            [
+                ("a", "cqkg:Claim"),
+                ("rdf:subject", prod),
+                ("rdf:predicate", "cqkg:exportsTo"),
+                ("rdf:object", f"cq:Syn{country}"),
+            ],
+            q,
+        )
         for k, year in enumerate(rng.sample(ACTUAL_YEARS, 2)):
             ind, unit, words = rng.choice(AMOUNTS)
             value = rng.randrange(1, 10_000) * 1000
             growth = rng.randrange(-200, 800) / 10
             q = a.say(f"In {year}, {name} reported {value:,} {words}, a change of {growth}% year on year.")
             base = f"obs:syn{n:05d}-{e_no}-{k}"
-            a.fact(base, [("a", "cqkg:Observation"), ("cqkg:subject", ent), ("cqkg:indicator", f"ind:{ind}"),
-                          ("cqkg:value", f"{value}.0"), ("cqkg:unit", f"unit:{unit}"),
-                          ("cqkg:period", f"period:{year}"), ("cqkg:status", "cqkg:Actual")], q)
-            a.fact(base + "g", [("a", "cqkg:Observation"), ("cqkg:subject", ent),
-                                ("cqkg:indicator", "ind:GrowthRateYoY"), ("cqkg:baseIndicator", f"ind:{ind}"),
-                                ("cqkg:value", f"{growth}"), ("cqkg:unit", "unit:Percent"),
-                                ("cqkg:period", f"period:{year}"), ("cqkg:status", "cqkg:Actual")], q)
+            a.fact(
+                base,
+                [
+                    ("a", "cqkg:Observation"),
+                    ("cqkg:subject", ent),
+                    ("cqkg:indicator", f"ind:{ind}"),
+                    ("cqkg:value", f"{value}.0"),
+                    ("cqkg:unit", f"unit:{unit}"),
+                    ("cqkg:period", f"period:{year}"),
+                    ("cqkg:status", "cqkg:Actual"),
+                ],
+                q,
+            )
+            a.fact(
+                base + "g",
+                [
+                    ("a", "cqkg:Observation"),
+                    ("cqkg:subject", ent),
+                    ("cqkg:indicator", "ind:GrowthRateYoY"),
+                    ("cqkg:baseIndicator", f"ind:{ind}"),
+                    ("cqkg:value", f"{growth}"),
+                    ("cqkg:unit", "unit:Percent"),
+                    ("cqkg:period", f"period:{year}"),
+                    ("cqkg:status", "cqkg:Actual"),
+                ],
+                q,
+            )
         share = rng.randrange(1, 999) / 10
         q = a.say(f"{name} holds {share}% of its cluster's output.")
-        a.fact(f"obs:syn{n:05d}-{e_no}-s", [("a", "cqkg:Observation"), ("cqkg:subject", ent),
-                                           ("cqkg:indicator", "ind:Share"), ("cqkg:baseIndicator", "ind:OutputValue"),
-                                           ("cqkg:shareOf", cluster), ("cqkg:value", f"{share}"),
-                                           ("cqkg:unit", "unit:Percent"), ("cqkg:period", "period:2024"),
-                                           ("cqkg:status", "cqkg:Actual")], q)
+        a.fact(
+            f"obs:syn{n:05d}-{e_no}-s",
+            [
+                ("a", "cqkg:Observation"),
+                ("cqkg:subject", ent),
+                ("cqkg:indicator", "ind:Share"),
+                ("cqkg:baseIndicator", "ind:OutputValue"),
+                ("cqkg:shareOf", cluster),
+                ("cqkg:value", f"{share}"),
+                ("cqkg:unit", "unit:Percent"),
+                ("cqkg:period", "period:2024"),
+                ("cqkg:status", "cqkg:Actual"),
+            ],
+            q,
+        )
         period, year = rng.choice(TARGET_PERIODS)
         target = rng.randrange(1, 1000) * 1_000_000
         q = a.say(f"{name} aims for {target:,} yuan of output by {year}.")
-        a.fact(f"obs:syn{n:05d}-{e_no}-t", [("a", "cqkg:Observation"), ("cqkg:subject", ent),
-                                           ("cqkg:indicator", "ind:OutputValue"), ("cqkg:value", f"{target}.0"),
-                                           ("cqkg:unit", "unit:Yuan"), ("cqkg:period", f"period:{period}"),
-                                           ("cqkg:status", "cqkg:Target"), ("cqkg:comparator", "cqkg:AtLeast")], q)
+        a.fact(
+            f"obs:syn{n:05d}-{e_no}-t",
+            [
+                ("a", "cqkg:Observation"),
+                ("cqkg:subject", ent),
+                ("cqkg:indicator", "ind:OutputValue"),
+                ("cqkg:value", f"{target}.0"),
+                ("cqkg:unit", "unit:Yuan"),
+                ("cqkg:period", f"period:{period}"),
+                ("cqkg:status", "cqkg:Target"),
+                ("cqkg:comparator", "cqkg:AtLeast"),
+            ],
+            q,
+        )
     return a
 
 

@@ -15,6 +15,7 @@ benchmarks/out/), then runs, each in a fresh process so peak memory is per run:
 
 It prints the median of --runs runs per stage, peak RSS, and the ratios the issue asks for.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,15 +52,17 @@ def project_files(root: Path) -> list[Path]:
 
 # --------------------------------------------------------------------------- children (one run each)
 
+
 def child_cqkg(root: Path, query_repeats: int) -> dict:
     import shutil
 
+    import pyoxigraph as ox
+
     from cqkg import build
+    from cqkg.catalog import Catalog
     from cqkg.export import export_bytes
     from cqkg.project import Project
-    from cqkg.queries import Catalog, run_local
-
-    import pyoxigraph as ox
+    from cqkg.queries import run_local
 
     project = Project.at(root)
     shutil.rmtree(project.build_dir, ignore_errors=True)
@@ -105,8 +108,13 @@ def child_cqkg(root: Path, query_repeats: int) -> dict:
             if not i % 2:
                 direct.append(time_direct())
         queries[q.name] = (statistics.median(ours), statistics.median(direct), len(rows))
-    return {"times": times, "queries": queries, "asserted": result.asserted, "inferred": result.inferred,
-            "peak_mb": peak_mb()}
+    return {
+        "times": times,
+        "queries": queries,
+        "asserted": result.asserted,
+        "inferred": result.inferred,
+        "peak_mb": peak_mb(),
+    }
 
 
 def child_naive(root: Path) -> dict:
@@ -134,8 +142,7 @@ def child_naive(root: Path) -> dict:
     g.serialize(format="turtle")
     times["export turtle (rdflib)"] = time.perf_counter() - t
     times["total"] = sum(times.values())
-    return {"times": times, "asserted": asserted, "total_triples": len(g), "conforms": conforms,
-            "peak_mb": peak_mb()}
+    return {"times": times, "asserted": asserted, "total_triples": len(g), "conforms": conforms, "peak_mb": peak_mb()}
 
 
 def child_raw(root: Path) -> dict:
@@ -149,8 +156,11 @@ def child_raw(root: Path) -> dict:
     t = time.perf_counter()
     store.dump(format=ox.RdfFormat.TURTLE, from_graph=ox.DefaultGraph())
     dump = time.perf_counter() - t
-    return {"times": {"parse (pyoxigraph)": parse, "dump turtle (pyoxigraph)": dump, "total": parse + dump},
-            "triples": len(store), "peak_mb": peak_mb()}
+    return {
+        "times": {"parse (pyoxigraph)": parse, "dump turtle (pyoxigraph)": dump, "total": parse + dump},
+        "triples": len(store),
+        "peak_mb": peak_mb(),
+    }
 
 
 def run_child(kind: str, root: Path, query_repeats: int = 5) -> dict:
@@ -162,6 +172,7 @@ def run_child(kind: str, root: Path, query_repeats: int = 5) -> dict:
 
 
 # --------------------------------------------------------------------------- the table
+
 
 def medians(runs: list[dict], key: str = "times") -> dict:
     names = list(runs[0][key])
@@ -190,8 +201,11 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10k,100k", help="comma-separated sizes (default 10k,100k)")
     ap.add_argument("--runs", type=int, default=3, help="runs per path and size (median is shown)")
-    ap.add_argument("--naive-runs", type=int,
-                    help="runs of the naive path (default: --runs below 100k triples, else 1: it takes minutes)")
+    ap.add_argument(
+        "--naive-runs",
+        type=int,
+        help="runs of the naive path (default: --runs below 100k triples, else 1: it takes minutes)",
+    )
     ap.add_argument("--query-repeats", type=int, default=3, help="repeats per saved query within a run")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive pipeline")
     ap.add_argument("--child", choices=["cqkg", "naive", "raw"], help=argparse.SUPPRESS)
@@ -199,18 +213,24 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
 
     if args.child:
-        fn = {"cqkg": lambda: child_cqkg(args.project, args.query_repeats),
-              "naive": lambda: child_naive(args.project), "raw": lambda: child_raw(args.project)}[args.child]
+        fn = {
+            "cqkg": lambda: child_cqkg(args.project, args.query_repeats),
+            "naive": lambda: child_naive(args.project),
+            "raw": lambda: child_raw(args.project),
+        }[args.child]
         print(json.dumps(fn()))
         return
 
     from generate import generate, parse_size, sync_repo_dirs
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{platform.system()} {platform.release()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
     import pyoxigraph
     import pyshacl
     import rdflib
+
     print(f"rdflib {rdflib.__version__}, pyshacl {pyshacl.__version__}, pyoxigraph {pyoxigraph.__version__}")
     print(f"cqkg query cold start on the seed graph (cluster-targets, median of 7): {fmt_s(cold_start())}\n")
 
@@ -227,23 +247,28 @@ def main(argv=None) -> None:
         naive = [] if args.no_naive else [run_child("naive", root) for _ in range(naive_runs)]
         o, r = medians(ours), medians(raw)
         total = ours[0]["asserted"] + ours[0]["inferred"]
-        print(f"## {size_text}: {ours[0]['asserted']} triples asserted, {total} after inference "
-              f"(median of {args.runs} runs; naive: {len(naive)})\n")
+        print(
+            f"## {size_text}: {ours[0]['asserted']} triples asserted, {total} after inference "
+            f"(median of {args.runs} runs; naive: {len(naive)})\n"
+        )
         print("| stage | cqkg | naive | speed-up |")
         print("|---|---:|---:|---:|")
         n = medians(naive) if naive else {}
-        pairs = [("parse", "build: parse", "parse (rdflib)"),
-                 ("inference", "build: inference", "inference (owlrl)"),
-                 ("validation (SHACL, quotes, checks)", "build: validation", "validation (pyshacl)"),
-                 ("write store + graph.ttl / export Turtle", "build: write", "export turtle (rdflib)"),
-                 ("**whole build**", "build: total", "total")]
+        pairs = [
+            ("parse", "build: parse", "parse (rdflib)"),
+            ("inference", "build: inference", "inference (owlrl)"),
+            ("validation (SHACL, quotes, checks)", "build: validation", "validation (pyshacl)"),
+            ("write store + graph.ttl / export Turtle", "build: write", "export turtle (rdflib)"),
+            ("**whole build**", "build: total", "total"),
+        ]
         for label, ok, nk in pairs:
             nv = n.get(nk)
-            print(f"| {label} | {fmt_s(o[ok])} | {fmt_s(nv) if nv else '–'} | "
-                  f"{f'{nv / o[ok]:.1f}×' if nv else '–'} |")
+            print(f"| {label} | {fmt_s(o[ok])} | {fmt_s(nv) if nv else '–'} | {f'{nv / o[ok]:.1f}×' if nv else '–'} |")
         print(f"| export Turtle from the built store | {fmt_s(o['export turtle (from store)'])} | | |")
-        print(f"| raw pyoxigraph parse + dump (floor) | {fmt_s(r['total'])} | | "
-              f"build is {o['build: total'] / r['total']:.1f}× the floor |")
+        print(
+            f"| raw pyoxigraph parse + dump (floor) | {fmt_s(r['total'])} | | "
+            f"build is {o['build: total'] / r['total']:.1f}× the floor |"
+        )
         peak = statistics.median(x["peak_mb"] for x in ours)
         npeak = statistics.median(x["peak_mb"] for x in naive) if naive else None
         print(f"| peak memory (RSS) | {peak:.0f} MB | {f'{npeak:.0f} MB' if npeak else '–'} | |")
@@ -261,9 +286,11 @@ def main(argv=None) -> None:
             if direct >= 0.01:
                 timed.append(ratio)
             print(f"| {name} | {rows} | {fmt_s(mine)} | {fmt_s(direct)} | {ratio:.2f} |")
-        print(f"\nsaved-query ratio (cqkg / direct): median {statistics.median(ratios):.2f}, "
-              f"worst {max(ratios):.2f}; worst over the {len(timed)} queries taking 10 ms or more: "
-              f"{max(timed) if timed else float('nan'):.2f}\n")
+        print(
+            f"\nsaved-query ratio (cqkg / direct): median {statistics.median(ratios):.2f}, "
+            f"worst {max(ratios):.2f}; worst over the {len(timed)} queries taking 10 ms or more: "
+            f"{max(timed) if timed else float('nan'):.2f}\n"
+        )
         sys.stdout.flush()
 
 

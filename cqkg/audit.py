@@ -11,13 +11,16 @@ occurrence of it is ignored. An ignore line whose context no longer occurs is an
 file cannot go stale silently. Only numerals written with digits are audited; spelled-out
 numbers ("five", "two-thirds") are modelled where they are facts but not counted here.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .build import C, Sources, load_sources, normalise_text, source_texts
-from .project import CqkgError, Project
+from .errors import CqkgError
+from .project import Project
+from .sources import Sources, index_sources, load_sources, normalise_text
 
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 IGNORE_FILE = "audit-ignore.tsv"
@@ -25,42 +28,52 @@ IGNORE_FILE = "audit-ignore.tsv"
 
 @dataclass
 class NumberUse:
+    """One number in a text, where it is, and what accounts for it."""
+
     text: str
     start: int
     context: str
-    status: str          # fact | ignored | UNACCOUNTED
+    status: str  # fact | ignored | UNACCOUNTED
     detail: str = ""
 
 
 @dataclass
 class FileAudit:
+    """The numbers of one article text."""
+
     file: str
     numbers: list[NumberUse] = field(default_factory=list)
 
     @property
     def unaccounted(self) -> list[NumberUse]:
+        """Numbers neither covered by a quote nor ignored with a reason."""
         return [n for n in self.numbers if n.status == "UNACCOUNTED"]
 
 
 @dataclass
 class Audit:
+    """The audit of every article text, and problems with the ignore file."""
+
     files: list[FileAudit]
     problems: list[str]
 
     @property
     def total(self) -> int:
+        """Numbers found in all texts."""
         return sum(len(f.numbers) for f in self.files)
 
     @property
     def accounted(self) -> int:
+        """Numbers covered by a fact or ignored with a reason."""
         return self.total - sum(len(f.unaccounted) for f in self.files)
 
     @property
     def ok(self) -> bool:
+        """Every number accounted for and the ignore file consistent."""
         return not self.problems and self.accounted == self.total
 
 
-def _spans(text: str, needle: str):
+def _spans(text: str, needle: str) -> Iterator[tuple[int, int]]:
     start = text.find(needle)
     while needle and start != -1:
         yield start, start + len(needle)
@@ -68,6 +81,7 @@ def _spans(text: str, needle: str):
 
 
 def read_ignores(project: Project) -> list[tuple[str, str, str, int]]:
+    """seeds/audit-ignore.tsv as (file, normalised context, reason, line number) rows."""
     path = project.seeds_dir / IGNORE_FILE
     if not path.is_file():
         return []
@@ -83,35 +97,23 @@ def read_ignores(project: Project) -> list[tuple[str, str, str, int]]:
 
 
 def run(project: Project, src: Sources | None = None) -> Audit:
+    """Audit every article text: each number is covered by a fact's quote, ignored, or UNACCOUNTED."""
     src = src or load_sources(project)
-    texts, _ = source_texts(project, src)
-    files: dict[str, str] = {}      # source document -> text file (only sources that hold text)
-    for subject, obj in src.pairs_with(C["textFile"]):
-        files[subject.value] = obj.value
-    # Which quotes are checked against which text file.
-    text_of_doc = {doc: files.get(doc) for doc in files}
-    for subject, obj in src.pairs_with(C["transcribedIn"]):
-        if obj.value in files:
-            text_of_doc[subject.value] = files[obj.value]
-    quotes_by_node: dict = {}
-    sources_by_node: dict = {}
-    for subject, obj in src.pairs_with(C["quote"]):
-        quotes_by_node.setdefault(subject.value, set()).add(normalise_text(obj.value))
-    for subject, obj in src.pairs_with(C["source"]):
-        sources_by_node.setdefault(subject.value, set()).add(obj.value)
-    quotes_by_file: dict[str, dict[str, set]] = {}
-    for node, qs in quotes_by_node.items():
-        docs = sources_by_node.get(node) or {node}
-        for d in docs:
-            f = text_of_doc.get(d)
+    index = index_sources(project, src)
+    files, texts = index.text_files, index.texts
+    # Which nodes' quotes (normalised) are checked against which text file.
+    quotes_by_file: dict[str, dict[str, set[str]]] = {}
+    for node, qs in index.quotes.items():
+        for d in index.sources.get(node) or {node}:
+            f = index.text_file_of.get(d)
             if f:
                 for q in qs:
-                    quotes_by_file.setdefault(f, {}).setdefault(q, set()).add(node)
+                    quotes_by_file.setdefault(f, {}).setdefault(normalise_text(q), set()).add(node)
 
     ignores = read_ignores(project)
     problems = []
     known = set(files.values())
-    for f, ctx, _, lineno in ignores:
+    for f, _ctx, _, lineno in ignores:
         if f not in known:
             problems.append(f"seeds/{IGNORE_FILE}:{lineno}: {f!r} is not the text file of any source")
     audits = []
@@ -134,11 +136,13 @@ def run(project: Project, src: Sources | None = None) -> Audit:
         fa = FileAudit(f)
         for m in NUMBER.finditer(text):
             a, b = m.span()
-            context = text[max(0, a - 30): b + 30]
+            context = text[max(0, a - 30) : b + 30]
             hit = [nodes for (s, e), nodes in covered if s <= a and b <= e]
             if hit:
-                nodes = sorted(set().union(*hit))
-                fa.numbers.append(NumberUse(m.group(), a, context, "fact", ", ".join(nodes[:3]) + (" …" if len(nodes) > 3 else "")))
+                names = sorted(set().union(*hit))
+                fa.numbers.append(
+                    NumberUse(m.group(), a, context, "fact", ", ".join(names[:3]) + (" …" if len(names) > 3 else ""))
+                )
                 continue
             why = [reason for (s, e), reason in ignored if s <= a and b <= e]
             if why:
@@ -150,6 +154,7 @@ def run(project: Project, src: Sources | None = None) -> Audit:
 
 
 def report(audit: Audit, verbose: bool = False) -> str:
+    """The audit as text: a line per article (with the unaccounted numbers, or all with `verbose`)."""
     lines = []
     for fa in audit.files:
         n = len(fa.numbers)

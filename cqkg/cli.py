@@ -1,30 +1,56 @@
-"""The `cqkg` command line: parses options, calls the library, formats output, maps errors.
+"""The `cqkg` command line: parses options, reads configuration, calls the library, maps errors.
 
-Heavy libraries (rdflib, pyshacl, owlrl) are imported inside the commands that need them, so
+The only module that reads the environment (CQKG_PROJECT, CQKG_SHACL, CQKG_STORE_*,
+CQKG_DEBUG); the library gets what it needs as arguments. Modules that pull in heavy
+libraries (the build, validation) are imported inside the commands that need them, so
 `cqkg query` on a current build starts in a fraction of a second.
 """
+
 from __future__ import annotations
 
 import functools
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .project import CqkgError, Project, atomic_output
+from .errors import CqkgError
+from .export import FORMATS as EXPORT_FORMATS
+from .formats import OUTPUT_FORMATS
+from .project import Project, atomic_output
+from .terms import GRAPH, expand_iri
 
-OUTPUT_FORMATS = ("table", "csv", "tsv", "json", "md")
-EXPORT_FORMATS = ("turtle", "nt", "jsonld", "trig", "nquads")
+if TYPE_CHECKING:
+    from .remote import Credentials
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def log(msg: str) -> None:
+    """Progress and notices go to stderr, never into data output."""
     click.echo(msg, err=True)
 
 
-def user_errors(fn):
+def credentials_from_env() -> Credentials | None:
+    """CQKG_STORE_USER / CQKG_STORE_PASSWORD / CQKG_STORE_AUTH, or None when no user is set."""
+    user = os.environ.get("CQKG_STORE_USER")
+    if user is None:
+        return None
+    scheme = os.environ.get("CQKG_STORE_AUTH", "basic").lower()
+    if scheme not in ("basic", "digest"):
+        raise CqkgError(f"CQKG_STORE_AUTH={scheme!r}: use basic or digest")
+    from .remote import Credentials  # urllib costs ~20 ms of start-up; only remote commands need it
+
+    return Credentials(user, os.environ.get("CQKG_STORE_PASSWORD", ""), scheme)
+
+
+def user_errors(fn: F) -> F:
     """Turn CqkgError (and Ctrl-C) into one message and an exit code, never a traceback."""
+
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except CqkgError as e:
@@ -42,10 +68,14 @@ def user_errors(fn):
         except Exception as e:  # a bug, not a user error: say so in one line
             if os.environ.get("CQKG_DEBUG"):
                 raise
-            click.echo(f"Error: internal error ({type(e).__name__}: {e}); "
-                       f"rerun with CQKG_DEBUG=1 for a traceback and please report it.", err=True)
+            click.echo(
+                f"Error: internal error ({type(e).__name__}: {e}); "
+                f"rerun with CQKG_DEBUG=1 for a traceback and please report it.",
+                err=True,
+            )
             sys.exit(3)
-    return wrapper
+
+    return wrapper  # type: ignore[return-value]
 
 
 def emit(text: str, output: str | None) -> None:
@@ -58,11 +88,16 @@ def emit(text: str, output: str | None) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--project", "project_dir", type=click.Path(file_okay=False), envvar="CQKG_PROJECT",
-              help="Project folder (with ontology/, shapes/, seeds/, queries/). Default: current folder.")
+@click.option(
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False),
+    envvar="CQKG_PROJECT",
+    help="Project folder (with ontology/, shapes/, seeds/, queries/). Default: current folder.",
+)
 @click.version_option(package_name="cqkg")
 @click.pass_context
-def main(ctx, project_dir):
+def main(ctx: click.Context, project_dir: str | None) -> None:
     """cqkg: Chongqing manufacturing knowledge graph.
 
     Build a validated RDF graph from the seed articles, query it with saved SPARQL queries,
@@ -71,14 +106,25 @@ def main(ctx, project_dir):
     ctx.obj = Project.at(project_dir)
 
 
+shacl_engine_option = click.option(
+    "--shacl-engine",
+    type=click.Choice(["fast", "pyshacl"]),
+    default="fast",
+    show_default=True,
+    envvar="CQKG_SHACL",
+    help="SHACL validator: shapes compiled to SPARQL, or pyshacl (slow; the reference).",
+)
+
+
 @main.command()
+@shacl_engine_option
 @click.pass_obj
 @user_errors
-def build(project: Project):
+def build(project: Project, shacl_engine: str) -> None:
     """Validate the seeds and write the graph and store under build/."""
     from . import build as b
 
-    result = b.run(project, log=log)
+    result = b.run(project, log=log, shacl_engine=shacl_engine)
     _print_summary(result)
     if not result.report.conforms:
         click.echo(result.report.text(), err=True)
@@ -86,7 +132,7 @@ def build(project: Project):
         sys.exit(1)
 
 
-def _print_summary(result) -> None:
+def _print_summary(result: Any) -> None:
     t = result.timings
     click.echo(
         f"{result.asserted} triples asserted, {result.inferred} inferred, {result.total} total; "
@@ -99,13 +145,14 @@ def _print_summary(result) -> None:
 
 @main.command()
 @click.option("--warnings/--no-warnings", default=True, show_default=True, help="Also list warnings.")
+@shacl_engine_option
 @click.pass_obj
 @user_errors
-def validate(project: Project, warnings):
+def validate(project: Project, warnings: bool, shacl_engine: str) -> None:
     """Check shapes, quotes and quality queries. Exit 0 conforms, 1 violations, 2 bad input."""
     from . import build as b
 
-    result = b.run(project, write=False, log=log)
+    result = b.run(project, write=False, log=log, shacl_engine=shacl_engine)
     click.echo(result.report.text(show_warnings=warnings))
     sys.exit(0 if result.report.conforms else 1)
 
@@ -114,9 +161,9 @@ def validate(project: Project, warnings):
 @click.argument("name", required=False)
 @click.pass_obj
 @user_errors
-def list_queries(project: Project, name):
+def list_queries(project: Project, name: str | None) -> None:
     """List the saved queries, or describe one (its question and parameters)."""
-    from .queries import Catalog
+    from .catalog import Catalog
 
     cat = Catalog(project)
     if name:
@@ -139,7 +186,7 @@ def list_queries(project: Project, name):
         click.echo(f"{q.name.ljust(width)}  {q.title}" + (f"  [{params}]" if params else ""))
 
 
-def _parse_params(values) -> dict[str, str]:
+def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
     out = {}
     for v in values:
         if "=" not in v:
@@ -151,24 +198,44 @@ def _parse_params(values) -> dict[str, str]:
 
 @main.command()
 @click.argument("name")
-@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
-              help="Set a declared parameter (repeatable).")
+@click.option(
+    "--param", "-p", "params", multiple=True, metavar="NAME=VALUE", help="Set a declared parameter (repeatable)."
+)
 @click.option("--format", "-f", "fmt", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--endpoint", metavar="URL", help="Run against a remote SPARQL endpoint instead of the local build.")
 @click.option("--allow-service", is_flag=True, help="Allow SERVICE clauses (federated calls to other endpoints).")
-@click.option("--max-width", type=int, default=80, show_default=True,
-              help="Truncate table cells to this width (0 = never); other formats are never truncated.")
+@click.option(
+    "--max-width",
+    type=int,
+    default=80,
+    show_default=True,
+    help="Truncate table cells to this width (0 = never); other formats are never truncated.",
+)
 @click.pass_obj
 @user_errors
-def query(project: Project, name, params, fmt, output, endpoint, allow_service, max_width):
+def query(
+    project: Project,
+    name: str,
+    params: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    endpoint: str | None,
+    allow_service: bool,
+    max_width: int,
+) -> None:
     """Run the saved query NAME and print its rows."""
-    from .queries import Catalog, format_result, run_local, run_remote
+    from .catalog import Catalog
+    from .formats import format_result
+    from .queries import run_local, run_remote
 
     q = Catalog(project).get(name)
     bindings = q.bindings(_parse_params(params))
     if endpoint:
-        result = run_remote(endpoint, q, bindings, allow_service=allow_service)
+        from .remote import Http
+
+        http = Http(timeout=60.0, credentials=credentials_from_env(), log=log)
+        result = run_remote(endpoint, q, bindings, http, allow_service=allow_service)
     else:
         from .build import ensure_built
 
@@ -178,12 +245,12 @@ def query(project: Project, name, params, fmt, output, endpoint, allow_service, 
 
 
 @main.command()
-@click.option("--format", "-f", "fmt", type=click.Choice(EXPORT_FORMATS), default="turtle", show_default=True)
+@click.option("--format", "-f", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default="turtle", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--asserted-only", is_flag=True, help="Leave out inferred triples.")
 @click.pass_obj
 @user_errors
-def export(project: Project, fmt, output, asserted_only):
+def export(project: Project, fmt: str, output: str | None, asserted_only: bool) -> None:
     """Export the built graph (asserted + inferred by default)."""
     from .build import ensure_built
     from .export import export as do_export
@@ -198,44 +265,74 @@ def export(project: Project, fmt, output, asserted_only):
 
 
 @main.command()
-@click.option("--endpoint", required=True, metavar="URL",
-              help="Graph Store Protocol URL, e.g. http://localhost:7878/store (Oxigraph), "
-                   "http://localhost:3030/DATASET/data (Fuseki).")
-@click.option("--update-endpoint", metavar="URL",
-              help="SPARQL update URL used to swap the upload in atomically (guessed for Oxigraph, "
-                   "Fuseki, GraphDB and Virtuoso).")
-@click.option("--graph", "graph", metavar="IRI", help="Target graph (default: https://w3id.org/cqkg/graph/all; "
-              "'default' for the store's default graph).")
-@click.option("--per-source-graphs", is_flag=True,
-              help="One graph per source document, plus the ontology and inferred graphs (as in TriG export).")
+@click.option(
+    "--endpoint",
+    required=True,
+    metavar="URL",
+    help="Graph Store Protocol URL, e.g. http://localhost:7878/store (Oxigraph), "
+    "http://localhost:3030/DATASET/data (Fuseki).",
+)
+@click.option(
+    "--update-endpoint",
+    metavar="URL",
+    help="SPARQL update URL used to swap the upload in atomically (guessed for Oxigraph, "
+    "Fuseki, GraphDB and Virtuoso).",
+)
+@click.option(
+    "--graph",
+    "graph",
+    metavar="IRI",
+    help="Target graph (default: https://w3id.org/cqkg/graph/all; 'default' for the store's default graph).",
+)
+@click.option(
+    "--per-source-graphs",
+    is_flag=True,
+    help="One graph per source document, plus the ontology and inferred graphs (as in TriG export).",
+)
 @click.option("--replace", is_flag=True, help="Replace target graphs that already hold triples.")
 @click.option("--asserted-only", is_flag=True, help="Leave out inferred triples.")
-@click.option("--retries", type=click.IntRange(0, 10), default=4, show_default=True,
-              help="Retries (with back-off) on connection errors and 5xx answers.")
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 10),
+    default=4,
+    show_default=True,
+    help="Retries (with back-off) on connection errors and 5xx answers.",
+)
 @click.pass_obj
 @user_errors
-def load(project: Project, endpoint, update_endpoint, graph, per_source_graphs, replace, asserted_only, retries):
+def load(
+    project: Project,
+    endpoint: str,
+    update_endpoint: str | None,
+    graph: str | None,
+    per_source_graphs: bool,
+    replace: bool,
+    asserted_only: bool,
+    retries: int,
+) -> None:
     """Load the built graph into a triple store, replacing the target graph(s) all or nothing.
 
     Credentials come from CQKG_STORE_USER and CQKG_STORE_PASSWORD (CQKG_STORE_AUTH=basic|digest).
     """
-    from . import store as st
+    from . import remote as st
     from .build import ensure_built
     from .export import asserted_triples, graph_triples, named_graphs
-    from .project import GRAPH
+    from .remote import Http
 
     if graph and per_source_graphs:
         raise CqkgError("use either --graph or --per-source-graphs, not both")
     if graph and graph != st.DEFAULT_GRAPH:
-        from .queries import Param
-
-        graph = Param("graph", "iri", None, "").parse(graph).value
+        try:
+            graph = expand_iri(graph).value
+        except ValueError as e:
+            raise CqkgError(f"--graph {graph!r} is not an IRI ({e})") from None
+    credentials = credentials_from_env()
     db = ensure_built(project, log)
     if per_source_graphs:
         graphs = named_graphs(db, asserted_only)
     else:
         graphs = {graph or GRAPH + "all": asserted_triples(db) if asserted_only else graph_triples(db)}
-    http = st.Http(retries=retries, log=log)
+    http = Http(retries=retries, credentials=credentials, log=log)
     report = st.load(endpoint, graphs, update_endpoint=update_endpoint, replace=replace, http=http)
     bad = False
     for g, (sent, held) in sorted(report.graphs.items()):
@@ -252,7 +349,7 @@ def load(project: Project, endpoint, update_endpoint, graph, per_source_graphs, 
 @click.option("--port", type=click.IntRange(1, 65535), default=7878, show_default=True)
 @click.pass_obj
 @user_errors
-def serve(project: Project, host, port):
+def serve(project: Project, host: str, port: int) -> None:
     """Serve the built store read-only with Oxigraph: SPARQL at /query, a query UI at /."""
     import shutil
     import subprocess
@@ -267,10 +364,11 @@ def serve(project: Project, host, port):
     if host not in ("127.0.0.1", "localhost", "::1"):
         log(f"warning: listening on {host}, not loopback: anyone who can reach it can query the graph")
     shown = f"[{host}]" if ":" in host else host
-    log(f"serving {project.rel(project.store_dir)} read-only at http://{shown}:{port}/ "
-        f"(SPARQL endpoint http://{shown}:{port}/query); Ctrl-C to stop")
-    proc = subprocess.Popen([exe, "serve-read-only", "--location", str(project.store_dir),
-                             "--bind", f"{shown}:{port}"])
+    log(
+        f"serving {project.rel(project.store_dir)} read-only at http://{shown}:{port}/ "
+        f"(SPARQL endpoint http://{shown}:{port}/query); Ctrl-C to stop"
+    )
+    proc = subprocess.Popen([exe, "serve-read-only", "--location", str(project.store_dir), "--bind", f"{shown}:{port}"])
     try:
         code = proc.wait()
     except KeyboardInterrupt:
@@ -286,10 +384,12 @@ def serve(project: Project, host, port):
 
 
 @main.command()
-@click.option("--verbose", "-v", is_flag=True, help="List every number with what covers it, not only the unaccounted ones.")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="List every number with what covers it, not only the unaccounted ones."
+)
 @click.pass_obj
 @user_errors
-def audit(project: Project, verbose):
+def audit(project: Project, verbose: bool) -> None:
     """Check that every number in the source texts is covered by a fact's quote or ignored with a reason."""
     from . import audit as a
 

@@ -4,14 +4,18 @@ Every format starts from the graph's N-Triples lines, sorted (blank nodes relabe
 content); pyoxigraph's writers then only group and abbreviate, under a fixed prefix block. So
 two builds of the same inputs are byte-identical and a diff of the graph shows only what changed.
 """
+
 from __future__ import annotations
 
-import re
-from typing import IO
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
 
 import pyoxigraph as ox
 
-from .project import INFERRED_GRAPH, PREFIXES, CqkgError
+from .canonical import canonical_blank_nodes
+from .errors import CqkgError
+from .rdfstore import dump, serialize
+from .terms import INFERRED_GRAPH, PREFIXES
 
 FORMATS = {
     "turtle": ox.RdfFormat.TURTLE,
@@ -22,29 +26,6 @@ FORMATS = {
 }
 DATASET_FORMATS = {"nquads", "trig"}
 
-# A conservative PN_LOCAL: anything else is written as a full IRI, which is always valid.
-_SAFE_LOCAL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_\-])?$")
-
-
-class TermWriter:
-    """Formats pyoxigraph terms as Turtle, abbreviating IRIs with the fixed prefix table."""
-
-    def __init__(self, prefixes: dict[str, str] = PREFIXES):
-        # Longest namespace first so "cqkg:" wins over a shorter overlapping one.
-        self._ns = sorted(((ns, p) for p, ns in prefixes.items()), key=lambda x: -len(x[0]))
-        self._cache: dict[str, str] = {}
-
-    def iri(self, value: str) -> str:
-        out = self._cache.get(value)
-        if out is None:
-            out = f"<{value}>"
-            for ns, prefix in self._ns:
-                if value.startswith(ns) and _SAFE_LOCAL.match(value[len(ns):]):
-                    out = f"{prefix}:{value[len(ns):]}"
-                    break
-            self._cache[value] = out
-        return out
-
 
 def sorted_lines(data: bytes) -> list[bytes]:
     """The non-empty lines of N-Triples/N-Quads, sorted (each triple's lines then sit together)."""
@@ -53,21 +34,22 @@ def sorted_lines(data: bytes) -> list[bytes]:
     return [ln for ln in lines if ln]
 
 
-def graph_ntriples(store: ox.Store, graph=None) -> list[bytes]:
+def graph_ntriples(store: ox.Store, graph: str | None = None) -> list[bytes]:
     """One graph (default graph when None) as sorted N-Triples lines, dumped natively.
 
     A store names blank nodes as it likes (a reload renames them), so lines with blank nodes
     are relabelled by a hash of what the node describes, keeping the output stable.
     """
     g = ox.DefaultGraph() if graph is None else ox.NamedNode(graph)
-    lines = sorted_lines(store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=g))
+    lines = sorted_lines(dump(store, ox.RdfFormat.N_TRIPLES, g))
     blank = [ln for ln in lines if b"_:" in ln]
     if not blank:
         return lines
-    from .build import canonical_blank_nodes
-
-    triples = [t for t in ox.parse(b"\n".join(blank) + b"\n", format=ox.RdfFormat.N_TRIPLES)
-               if isinstance(t.subject, ox.BlankNode) or isinstance(t.object, ox.BlankNode)]
+    triples = [
+        t
+        for t in ox.parse(b"\n".join(blank) + b"\n", format=ox.RdfFormat.N_TRIPLES)
+        if isinstance(t.subject, ox.BlankNode) or isinstance(t.object, ox.BlankNode)
+    ]
     if not triples:
         return lines  # "_:" only inside literals
     drop = {f"{t.subject} {t.predicate} {t.object} .".encode() for t in triples}
@@ -78,6 +60,7 @@ def graph_ntriples(store: ox.Store, graph=None) -> list[bytes]:
 
 
 def graph_names(store: ox.Store, asserted_only: bool) -> list[str]:
+    """The store's named graphs, sorted; without the inferred graph when `asserted_only`."""
     names = sorted(n.value for n in store.named_graphs())
     return [g for g in names if not (asserted_only and g == INFERRED_GRAPH)]
 
@@ -90,33 +73,34 @@ def asserted_ntriples(store: ox.Store) -> list[bytes]:
     return sorted(lines)
 
 
-def _native(triples, fmt) -> bytes:
+def _native(triples: Iterable[Any], fmt: ox.RdfFormat) -> bytes:
     """pyoxigraph's writer with our prefixes, its own prefix block replaced by the sorted one.
 
     The input is in sorted order, so the output is too; the writer only groups and abbreviates.
     """
-    data = ox.serialize(triples, format=fmt, prefixes=PREFIXES)
+    data = serialize(triples, fmt, PREFIXES)
     if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG):
         head = "".join(f"@prefix {p}: <{PREFIXES[p]}> .\n" for p in sorted(PREFIXES)).encode() + b"\n"
         body = data
         while body.startswith(b"@prefix "):
-            body = body[body.index(b"\n") + 1:]
+            body = body[body.index(b"\n") + 1 :]
         data = head + body
     return data
 
 
-def graph_triples(store: ox.Store, graph=None) -> list:
+def graph_triples(store: ox.Store, graph: str | None = None) -> list[ox.Triple]:
     """Triples of one graph of the store (the default graph when `graph` is None)."""
     g = ox.DefaultGraph() if graph is None else ox.NamedNode(graph)
     return [q.triple for q in store.quads_for_pattern(None, None, None, g)]
 
 
-def named_graphs(store: ox.Store, asserted_only: bool) -> dict[str, list]:
+def named_graphs(store: ox.Store, asserted_only: bool) -> dict[str, list[ox.Triple]]:
     """One graph per source document and one for the ontology; inferred triples in their own graph."""
     return {g: graph_triples(store, g) for g in graph_names(store, asserted_only)}
 
 
-def asserted_triples(store: ox.Store) -> list:
+def asserted_triples(store: ox.Store) -> list[ox.Triple]:
+    """The asserted graphs' triples, deduplicated, in sorted order."""
     return list(ox.parse(b"\n".join(asserted_ntriples(store)) + b"\n", format=ox.RdfFormat.N_TRIPLES))
 
 
@@ -131,11 +115,12 @@ def export_bytes(store: ox.Store, fmt: str, asserted_only: bool = False) -> tupl
             lines = sorted(ln[:-1] + f"<{g}> .".encode() for g, ls in per_graph for ln in ls)
             return b"\n".join(lines) + b"\n" if lines else b"", n
 
-        def quads():
+        def quads() -> Iterator[ox.Quad]:
             for g, lines in per_graph:
                 name = ox.NamedNode(g)
                 for t in ox.parse(b"\n".join(lines) + b"\n", format=ox.RdfFormat.N_TRIPLES):
                     yield ox.Quad(t.subject, t.predicate, t.object, name)
+
         return _native(quads(), ox.RdfFormat.TRIG), n
     lines = asserted_ntriples(store) if asserted_only else graph_ntriples(store)
     data = b"\n".join(lines) + b"\n" if lines else b""

@@ -1,101 +1,74 @@
-"""Project layout, user-facing errors and atomic file writes.
+"""A cqkg project on disk: where its folders are, which files are inputs, and atomic writes.
 
 Kept free of rdflib/pyshacl/owlrl imports: `cqkg query` imports this module on its hot path.
 """
+
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any
 
-# Namespaces used across the package (kept as plain strings for speed).
-CQKG = "https://w3id.org/cqkg/ontology#"
-ID = "https://w3id.org/cqkg/id/"
-SRC = "https://w3id.org/cqkg/source/"
-GRAPH = "https://w3id.org/cqkg/graph/"
-ONTOLOGY_GRAPH = GRAPH + "ontology"
-INFERRED_GRAPH = GRAPH + "inferred"
-
-PREFIXES: dict[str, str] = {
-    "cqkg": CQKG,
-    "cq": ID,
-    "obs": ID + "obs/",
-    "genid": ID + "genid/",
-    "src": SRC,
-    "ind": "https://w3id.org/cqkg/indicator/",
-    "unit": "https://w3id.org/cqkg/unit/",
-    "period": "https://w3id.org/cqkg/period/",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "skos": "http://www.w3.org/2004/02/skos/core#",
-    "dcterms": "http://purl.org/dc/terms/",
-    "prov": "http://www.w3.org/ns/prov#",
-    "org": "http://www.w3.org/ns/org#",
-    "foaf": "http://xmlns.com/foaf/0.1/",
-    "qb": "http://purl.org/linked-data/cube#",
-    "sh": "http://www.w3.org/ns/shacl#",
-}
-
-BUILD_FORMAT_VERSION = 1
-
-
-class CqkgError(Exception):
-    """An error meant for a person: the message names the file, node, query or URL at fault.
-
-    `exit_code` follows the CLI's convention: 1 = the data is wrong (violations),
-    2 = the input could not be read or the request makes no sense.
-    """
-
-    def __init__(self, message: str, exit_code: int = 2):
-        super().__init__(message)
-        self.exit_code = exit_code
+from .errors import CqkgError
 
 
 @dataclass(frozen=True)
 class Project:
+    """The folder holding ontology/, shapes/, seeds/ and queries/ (and build/ once built).
+
+    >>> Project.at("/tmp/proj").seeds_dir
+    PosixPath('/tmp/proj/seeds')
+    """
+
     root: Path
 
     @classmethod
-    def at(cls, root: str | os.PathLike | None = None) -> "Project":
-        root = Path(root or os.environ.get("CQKG_PROJECT") or ".").resolve()
-        return cls(root)
+    def at(cls, root: str | os.PathLike[str] | None = None) -> Project:
+        """The project at `root` (default: the current folder), as an absolute path."""
+        return cls(Path(root or ".").resolve())
 
     @property
     def ontology_dir(self) -> Path:
+        """ontology/: the OWL ontology."""
         return self.root / "ontology"
 
     @property
     def shapes_dir(self) -> Path:
+        """shapes/: the SHACL shapes."""
         return self.root / "shapes"
 
     @property
     def seeds_dir(self) -> Path:
+        """seeds/: articles, their facts, notes and audit-ignore.tsv."""
         return self.root / "seeds"
 
     @property
     def queries_dir(self) -> Path:
+        """queries/: the saved SPARQL queries."""
         return self.root / "queries"
 
     @property
     def build_dir(self) -> Path:
+        """build/: what `cqkg build` writes (never edit by hand)."""
         return self.root / "build"
 
     @property
     def store_dir(self) -> Path:
+        """build/store/: the on-disk Oxigraph store queries open."""
         return self.build_dir / "store"
 
     @property
     def manifest_path(self) -> Path:
+        """build/manifest.json: written last; marks a complete, current build."""
         return self.build_dir / "manifest.json"
 
     def require_dirs(self, *names: str) -> None:
+        """Raise a CqkgError naming the first of these folders that is missing."""
         for name in names:
             d = self.root / name
             if not d.is_dir():
@@ -110,16 +83,20 @@ class Project:
         return sorted(p for p in d.rglob("*") if p.is_file() and p.suffix in suffixes)
 
     def ontology_files(self) -> list[Path]:
+        """The ontology's Turtle files, sorted."""
         return self._files(self.ontology_dir, (".ttl",))
 
     def shape_files(self) -> list[Path]:
+        """The SHACL shapes' Turtle files, sorted."""
         return self._files(self.shapes_dir, (".ttl",))
 
     def seed_files(self) -> list[Path]:
+        """The seed facts' Turtle files, sorted."""
         return self._files(self.seeds_dir, (".ttl",))
 
-    def text_files(self) -> list[Path]:
-        return self._files(self.seeds_dir, (".txt", ".md"))
+    def query_files(self) -> list[Path]:
+        """The saved queries (`queries/*.rq`), sorted."""
+        return sorted(self.queries_dir.glob("*.rq")) if self.queries_dir.is_dir() else []
 
     def build_inputs(self) -> list[Path]:
         """Every file whose change makes the build stale."""
@@ -140,32 +117,21 @@ class Project:
         return h.hexdigest()
 
     def rel(self, path: Path | str) -> str:
+        """`path` relative to the project root, for messages (as given when outside it)."""
         try:
             return str(Path(path).resolve().relative_to(self.root))
         except ValueError:
             return str(path)
 
-    def read_manifest(self) -> dict | None:
-        try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-
-    def build_is_current(self) -> bool:
-        m = self.read_manifest()
-        return (
-            m is not None
-            and m.get("format") == BUILD_FORMAT_VERSION
-            and m.get("fingerprint") == self.fingerprint()
-            and self.store_dir.is_dir()
-        )
-
 
 @contextmanager
-def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+def atomic_output(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """Write to a temporary file beside `path` and rename it into place only on success.
 
     A failure (or Ctrl-C) leaves any existing file untouched and no partial file behind.
+
+    >>> with atomic_output("/tmp/cqkg-doctest.txt") as f:
+    ...     _ = f.write("all or nothing")
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")

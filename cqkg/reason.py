@@ -4,33 +4,32 @@ owlrl computes the full RL closure in Python (~50 s at 100k triples). The ontolo
 a handful of rules, so we compute the schema closure once in Python and run each instance-level
 rule as one SPARQL update with a VALUES table inside pyoxigraph, running a rule again only
 while rules after it add triples it reads. tests/test_reason.py checks the result equals owlrl's
-instance-level closure.
+instance-level closure (the reference reasoner lives in tests/owlrl_reference.py).
 
 Rules (OWL 2 RL names): cax-sco, cax-eqc1/2 (via the subclass closure), prp-dom, prp-rng,
 prp-spo1, prp-eqp1/2, prp-inv1/2, prp-symp, prp-trp, prp-spo2 (chains of two properties).
 Not materialised: owl:sameAs consequences of functional/inverse-functional properties and
 inconsistency rules; the SHACL shapes reject data that would trigger them instead.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import pyoxigraph as ox
 
-from .project import INFERRED_GRAPH
-from .queries import from_rdflib
-
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-OWL = "http://www.w3.org/2002/07/owl#"
+from .rdfstore import count, select
+from .terms import INFERRED_GRAPH, OWL, RDF, RDFS
 
 
 class Schema:
     """The schema-level closure, computed from the triples of the default graph."""
 
     def __init__(self, store: ox.Store):
-        def pairs(query):
-            return [(r[0], r[1]) for r in store.query(query)]
+        def pairs(query: str) -> list[tuple[Any, Any]]:
+            return [(r[0], r[1]) for r in select(store, query)]
 
         sub_class = pairs(f"""SELECT ?a ?b WHERE {{
             {{ ?a <{RDFS}subClassOf> ?b }} UNION {{ ?a <{OWL}equivalentClass> ?b }}
@@ -44,19 +43,23 @@ class Schema:
         self.range = pairs(f"SELECT ?p ?c WHERE {{ ?p <{RDFS}range> ?c FILTER(isIRI(?c)) }}")
         inv = pairs(f"SELECT ?p ?q WHERE {{ ?p <{OWL}inverseOf> ?q }}")
         self.inverse = sorted(set(inv) | {(q, p) for p, q in inv}, key=str)
-        self.symmetric = [r[0] for r in store.query(
-            f"SELECT ?p WHERE {{ ?p a <{OWL}SymmetricProperty> }}")]
-        self.transitive = [r[0] for r in store.query(
-            f"SELECT ?p WHERE {{ ?p a <{OWL}TransitiveProperty> }}")]
-        self.chains = [(r[0], r[1], r[2]) for r in store.query(f"""
+        self.symmetric = [r[0] for r in select(store, f"SELECT ?p WHERE {{ ?p a <{OWL}SymmetricProperty> }}")]
+        self.transitive = [r[0] for r in select(store, f"SELECT ?p WHERE {{ ?p a <{OWL}TransitiveProperty> }}")]
+        self.chains = [
+            (r[0], r[1], r[2])
+            for r in select(
+                store,
+                f"""
             SELECT ?r ?p ?q WHERE {{
               ?r <{OWL}propertyChainAxiom> ?l . ?l <{RDF}first> ?p ; <{RDF}rest> ?l2 .
-              ?l2 <{RDF}first> ?q ; <{RDF}rest> <{RDF}nil> }}""")]
+              ?l2 <{RDF}first> ?q ; <{RDF}rest> <{RDF}nil> }}""",
+            )
+        ]
 
 
-def _closure(pairs) -> dict:
+def _closure(pairs: list[tuple[Any, Any]]) -> dict[Any, set[Any]]:
     """Reflexive-free transitive closure: node -> every strict ancestor."""
-    parents: dict = {}
+    parents: dict[Any, set[Any]] = {}
     for a, b in pairs:
         if a != b:
             parents.setdefault(a, set()).add(b)
@@ -72,7 +75,7 @@ def _closure(pairs) -> dict:
     return out
 
 
-def _values(variables: str, rows) -> str:
+def _values(variables: str, rows: Iterable[Iterable[Any]]) -> str:
     body = " ".join("(" + " ".join(str(t) for t in row) + ")" for row in rows)
     return f"VALUES ({variables}) {{ {body} }}"
 
@@ -80,10 +83,11 @@ def _values(variables: str, rows) -> str:
 @dataclass(frozen=True)
 class Rule:
     """One rule as a SPARQL update, with the predicates it reads and writes (for scheduling)."""
+
     update: str
     reads: frozenset
     writes: frozenset
-    closed: bool = True   # one run also derives everything its own output implies by this rule
+    closed: bool = True  # one run also derives everything its own output implies by this rule
     typing: bool = False  # prp-dom / prp-rng
 
 
@@ -96,27 +100,42 @@ def rules(schema: Schema, typing: bool = True) -> list[Rule]:
     rdf_type = ox.NamedNode(RDF + "type")
     out = []
 
-    def add(template: str, where: str, reads, writes, **kw):
-        update = (f"INSERT {{ {template} GRAPH {inf} {{ {template} }} }} WHERE {{ {where} "
-                  f"FILTER NOT EXISTS {{ {template} }} }}")
+    def add(template: str, where: str, reads: Iterable[Any], writes: Iterable[Any], **kw: bool) -> None:
+        update = (
+            f"INSERT {{ {template} GRAPH {inf} {{ {template} }} }} WHERE {{ {where} "
+            f"FILTER NOT EXISTS {{ {template} }} }}"
+        )
         out.append(Rule(update, frozenset(reads), frozenset(writes), **kw))
 
     sub_prop = [(p, q) for p, qs in schema.super_props.items() for q in sorted(qs, key=str)]
     if sub_prop:  # closed: the super-properties are already the transitive closure
-        add("?x ?q ?y .", f"{_values('?p ?q', sub_prop)} ?x ?p ?y .",
-            {p for p, _ in sub_prop}, {q for _, q in sub_prop})
+        add(
+            "?x ?q ?y .", f"{_values('?p ?q', sub_prop)} ?x ?p ?y .", {p for p, _ in sub_prop}, {q for _, q in sub_prop}
+        )
     if schema.inverse:  # closed: the pairs hold both directions
-        add("?y ?q ?x .", f"{_values('?p ?q', schema.inverse)} ?x ?p ?y . FILTER(!isLiteral(?y))",
-            {p for p, _ in schema.inverse}, {q for _, q in schema.inverse})
+        add(
+            "?y ?q ?x .",
+            f"{_values('?p ?q', schema.inverse)} ?x ?p ?y . FILTER(!isLiteral(?y))",
+            {p for p, _ in schema.inverse},
+            {q for _, q in schema.inverse},
+        )
     if schema.symmetric:
-        add("?y ?p ?x .", f"{_values('?p', [(p,) for p in schema.symmetric])} ?x ?p ?y . FILTER(!isLiteral(?y))",
-            schema.symmetric, schema.symmetric)
+        add(
+            "?y ?p ?x .",
+            f"{_values('?p', [(p,) for p in schema.symmetric])} ?x ?p ?y . FILTER(!isLiteral(?y))",
+            schema.symmetric,
+            schema.symmetric,
+        )
     for p in schema.transitive:  # closed: the property path follows chains of any length
         add(f"?x {p} ?z .", f"?x {p} ?y . ?y {p}+ ?z .", {p}, {p})
     if schema.chains:
-        add("?x ?r ?z .", f"{_values('?r ?p ?q', schema.chains)} ?x ?p ?y . ?y ?q ?z .",
-            {t for _, p, q in schema.chains for t in (p, q)}, {r for r, _, _ in schema.chains},
-            closed=False)
+        add(
+            "?x ?r ?z .",
+            f"{_values('?r ?p ?q', schema.chains)} ?x ?p ?y . ?y ?q ?z .",
+            {t for _, p, q in schema.chains for t in (p, q)},
+            {r for r, _, _ in schema.chains},
+            closed=False,
+        )
     types, reads = [], set()
     if typing and schema.domain:
         types.append(f"{{ {_values('?p ?c', schema.domain)} ?x ?p ?o . }}")
@@ -128,18 +147,16 @@ def rules(schema: Schema, typing: bool = True) -> list[Rule]:
         add(f"?x <{RDF}type> ?c .", " UNION ".join(types), reads, {rdf_type}, closed=False, typing=True)
     sub_class = [(c, d) for c, ds in schema.super_classes.items() for d in sorted(ds, key=str)]
     if sub_class:  # closed: the super-classes are already the transitive closure
-        add(f"?x <{RDF}type> ?d .", f"{_values('?c ?d', sub_class)} ?x <{RDF}type> ?c .",
-            {rdf_type}, {rdf_type})
+        add(f"?x <{RDF}type> ?d .", f"{_values('?c ?d', sub_class)} ?x <{RDF}type> ?c .", {rdf_type}, {rdf_type})
     return out
 
 
 def inferred_count(store: ox.Store) -> int:
-    r = store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{INFERRED_GRAPH}> {{ ?s ?p ?o }} }}")
-    return int(next(iter(r))["n"].value)
+    """Triples in the inferred graph."""
+    return count(store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{INFERRED_GRAPH}> {{ ?s ?p ?o }} }}")
 
 
-def materialise(store: ox.Store, typing: bool = True, untyped_done: bool = False,
-                max_rounds: int = 50) -> int:
+def materialise(store: ox.Store, typing: bool = True, untyped_done: bool = False, max_rounds: int = 50) -> int:
     """Add the inferred triples to the default graph (and the inferred graph); return how many.
 
     The build first runs with typing=False and validates that: with domain and range typing,
@@ -164,54 +181,9 @@ def materialise(store: ox.Store, typing: bool = True, untyped_done: bool = False
                 continue
             dirty[i] = False
             store.update(rule.update)
-            fed = [j for j, other in enumerate(todo)
-                   if rule.writes & other.reads and (j != i or not rule.closed)]
+            fed = [j for j, other in enumerate(todo) if rule.writes & other.reads and (j != i or not rule.closed)]
             if fed and (m := inferred_count(store)) != n:
                 n = m
                 for j in fed:
                     dirty[j] = True
     return inferred_count(store)  # rules that feed nothing were not counted after they ran
-
-
-# --------------------------------------------------------------------------- reference (owlrl)
-
-# Vocabulary that only says something about the schema, or that owlrl adds to every resource.
-_SCHEMA_PREDICATES = {RDFS + n for n in ("subClassOf", "subPropertyOf", "domain", "range")} | {
-    OWL + n for n in ("equivalentClass", "equivalentProperty", "inverseOf", "propertyChainAxiom",
-                      "disjointWith", "propertyDisjointWith", "sameAs", "differentFrom",
-                      "onProperty", "someValuesFrom", "allValuesFrom", "hasValue", "unionOf",
-                      "intersectionOf", "members", "distinctMembers", "oneOf")}
-_META_CLASSES_NS = (RDFS, OWL, RDF)
-
-
-def instance_level(triples) -> set[str]:
-    """The triples about individuals, as N-Triples lines (comparable across engines).
-
-    Leaves out schema axioms, types from the RDF/RDFS/OWL vocabularies (owl:Thing, rdfs:Resource,
-    owl:Class…) and triples whose subject is a literal or a term of those vocabularies.
-    """
-    out = set()
-    for s, p, o in triples:
-        s, p, o = (from_rdflib(t) for t in (s, p, o))
-        if isinstance(s, ox.Literal) or p.value in _SCHEMA_PREDICATES:
-            continue
-        if isinstance(s, ox.NamedNode) and s.value.startswith(_META_CLASSES_NS):
-            continue
-        if p.value == RDF + "type" and isinstance(o, ox.NamedNode) and o.value.startswith(_META_CLASSES_NS):
-            continue
-        if p.value.startswith((RDF + "_", RDF + "first", RDF + "rest")):
-            continue
-        out.add(f"{s} {p} {o} .")
-    return out
-
-
-def owlrl_closure(triples) -> list:
-    """The full OWL-RL closure by owlrl (slow; the reference the targeted rules are checked against)."""
-    import owlrl
-
-    from .validate import to_rdflib
-
-    g = to_rdflib(triples)
-    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False,
-                           datatype_axioms=False).expand(g)
-    return list(g)

@@ -1,107 +1,54 @@
 """Validation: SHACL shapes, the quote check, and the *-violation.rq quality-check queries.
 
 All three feed one Report whose items name the focus node (with its label), the property, the
-message and the seed file that describes the node.
+message and the seed file that describes the node. SHACL runs on the compiled validator
+(shacl.py); the `pyshacl` engine, or shapes that use a feature the compiler lacks, run pyshacl.
 """
+
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from typing import Any
 
 import pyoxigraph as ox
 
-from .build import Sources, check_quotes, parse_file
-from .export import TermWriter
-from .project import CqkgError, Project
+from . import shacl
+from .catalog import Catalog
+from .errors import CqkgError
+from .parallel import run_all
+from .project import Project
+from .queries import run_local
+from .quotes import check_quotes
+from .rdfstore import select
+from .report import SEVERITY, Issue, Report
+from .sources import Sources, index_sources, parse_file
+from .terms import SH, TermWriter, to_rdflib_graph
 
-SH = "http://www.w3.org/ns/shacl#"
-SEVERITY = {SH + "Violation": "Violation", SH + "Warning": "Warning", SH + "Info": "Info"}
-
-
-@dataclass(frozen=True, order=True)
-class Issue:
-    severity: str      # Violation | Warning | Info
-    file: str
-    focus: str
-    label: str
-    path: str
-    message: str
-    check: str         # shacl | quote | query name
-
-
-@dataclass
-class Report:
-    issues: list[Issue] = field(default_factory=list)
-
-    @property
-    def violations(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "Violation"]
-
-    @property
-    def warnings(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity != "Violation"]
-
-    @property
-    def conforms(self) -> bool:
-        return not self.violations
-
-    def text(self, show_warnings: bool = True) -> str:
-        shown = sorted(set(self.issues if show_warnings else self.violations))
-        lines = []
-        for i in shown:
-            where = f"{i.file}: " if i.file and i.file != "?" else ""
-            name = f"{i.label} <{i.focus}>" if i.label else f"<{i.focus}>"
-            path = f" {i.path}:" if i.path else ""
-            lines.append(f"{i.severity}: {where}{name}{path} {i.message} [{i.check}]")
-        lines.append(f"{len(self.violations)} violation(s), {len(self.warnings)} warning(s)")
-        return "\n".join(lines)
+SHACL_ENGINES = ("fast", "pyshacl")
 
 
 def labels(store: ox.Store) -> dict[str, str]:
-    out = {}
-    for r in store.query("""
+    """The English (or untagged) label of every labelled node, for messages."""
+    out: dict[str, str] = {}
+    rows = select(
+        store,
+        """
         SELECT ?s ?l WHERE {
           { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }
           UNION { ?s <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }
           UNION { ?s <http://purl.org/dc/terms/title> ?l }
           FILTER(langMatches(lang(?l), "en") || lang(?l) = "")
-        } ORDER BY ?s ?l"""):
-        out.setdefault(r["s"].value, r["l"].value)
+        } ORDER BY ?s ?l""",
+    )
+    for r in rows:
+        s, label = r["s"], r["l"]
+        assert s is not None and label is not None
+        out.setdefault(s.value, label.value)
     return out
 
 
-def shapes_graph(project: Project):
-    """The shapes as an rdflib graph (for pyshacl), converted from the pyoxigraph parse."""
-    return to_rdflib(q.triple for q in shapes_store(project).quads_for_pattern(None, None, None, None))
-
-
-def to_rdflib(triples):
-    """Convert pyoxigraph triples to an rdflib Graph without re-parsing text."""
-    import rdflib
-
-    cache: dict = {}
-
-    def conv(t):
-        r = cache.get(t)
-        if r is None:
-            if isinstance(t, ox.NamedNode):
-                r = rdflib.URIRef(t.value)
-            elif isinstance(t, ox.BlankNode):
-                r = rdflib.BNode(t.value)
-            else:
-                r = rdflib.Literal(t.value, lang=t.language,
-                                   datatype=None if t.language else rdflib.URIRef(t.datatype.value))
-            cache[t] = r
-        return r
-
-    g = rdflib.Graph()
-    for t in triples:
-        g.add((conv(t.subject), conv(t.predicate), conv(t.object)))
-    return g
-
-
 def shapes_store(project: Project) -> ox.Store:
+    """The project's shapes files parsed into one in-memory store."""
     files = project.shape_files()
     if not files:
         raise CqkgError(f"{project.rel(project.shapes_dir)}: no .ttl shapes file found")
@@ -110,13 +57,16 @@ def shapes_store(project: Project) -> ox.Store:
     return store
 
 
-def shacl_issues(project: Project, src: Sources, store: ox.Store, names: dict[str, str]) -> list[Issue]:
-    """SHACL results: the SPARQL-compiled validator, or pyshacl if the shapes need it (or CQKG_SHACL=pyshacl)."""
-    from . import shacl
-
-    if os.environ.get("CQKG_SHACL", "fast") != "pyshacl":
+def shacl_issues(
+    src: Sources, store: ox.Store, shapes: ox.Store, names: dict[str, str], engine: str = "fast"
+) -> list[Issue]:
+    """SHACL results as Issues: from the compiled validator, or from pyshacl when `engine` is
+    "pyshacl" or the shapes use a feature the compiler does not implement."""
+    if engine not in SHACL_ENGINES:
+        raise CqkgError(f"unknown SHACL engine {engine!r}; choose one of {', '.join(SHACL_ENGINES)}")
+    if engine == "fast":
         try:
-            results = shacl.validate(store, shapes_store(project))
+            results = shacl.validate(store, shapes)
         except shacl.Unsupported:
             results = None
         if results is not None:
@@ -127,20 +77,30 @@ def shacl_issues(project: Project, src: Sources, store: ox.Store, names: dict[st
                 text = r.message
                 if r.value is not None and r.value != r.focus and r.value not in text:
                     text += f" (value: {r.value})"
-                issues.append(Issue(SEVERITY.get(r.severity, "Violation"), src.file_of(focus), focus,
-                                    names.get(focus, ""), w.iri(r.path) if r.path else "", text, "shacl"))
+                issues.append(
+                    Issue(
+                        SEVERITY.get(r.severity, "Violation"),
+                        src.file_of(focus),
+                        focus,
+                        names.get(focus, ""),
+                        w.iri(r.path) if r.path else "",
+                        text,
+                        "shacl",
+                    )
+                )
             return issues
-    return pyshacl_issues(project, src, store, names)
+    return pyshacl_issues(src, store, shapes, names)
 
 
-def pyshacl_issues(project: Project, src: Sources, store: ox.Store, names: dict[str, str]) -> list[Issue]:
+def pyshacl_issues(src: Sources, store: ox.Store, shapes: ox.Store, names: dict[str, str]) -> list[Issue]:
+    """SHACL results from pyshacl (slow: it walks the graph in Python) as Issues."""
     import pyshacl
     import rdflib
 
-    data = to_rdflib(q.triple for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
-    conforms, results, _ = pyshacl.validate(
-        data, shacl_graph=shapes_graph(project), inference="none", allow_warnings=True,
-        advanced=True,
+    data = to_rdflib_graph(q.triple for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
+    shapes_graph = to_rdflib_graph(q.triple for q in shapes.quads_for_pattern(None, None, None, None))
+    _, results, _ = pyshacl.validate(
+        data, shacl_graph=shapes_graph, inference="none", allow_warnings=True, advanced=True
     )
     w = TermWriter()
     sh = rdflib.Namespace(SH)
@@ -150,42 +110,59 @@ def pyshacl_issues(project: Project, src: Sources, store: ox.Store, names: dict[
         path = results.value(r, sh.resultPath)
         msg = results.value(r, sh.resultMessage)
         sev = SEVERITY.get(str(results.value(r, sh.resultSeverity)), "Violation")
-        value = results.value(r, sh.value)
+        value: Any = results.value(r, sh.value)
         text = str(msg) if msg else "does not conform"
         if value is not None and str(value) not in text:
             text += f" (value: {value.n3() if isinstance(value, rdflib.term.Identifier) else value})"
         path_s = w.iri(str(path)) if isinstance(path, rdflib.URIRef) else ("" if path is None else "(complex path)")
-        issues.append(Issue(sev, src.file_of(focus), str(focus), names.get(str(focus), ""),
-                            path_s, text, "shacl"))
+        issues.append(Issue(sev, src.file_of(focus), str(focus), names.get(str(focus), ""), path_s, text, "shacl"))
     return issues
 
 
 def query_issues(project: Project, src: Sources, store: ox.Store, names: dict[str, str]) -> list[Issue]:
-    from .queries import Catalog, run_local
-
+    """One Violation per row of each `*-violation` quality-check query."""
     issues = []
     checks = Catalog(project).violation_checks()
-    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:  # queries run without the GIL
-        results = list(pool.map(lambda q: run_local(store, q, {}), checks))
-    for q, result in zip(checks, results):
+    results = run_all([lambda q=q: run_local(store, q, {}) for q in checks])  # type: ignore[misc]
+    for q, result in zip(checks, results, strict=True):
         for row in result.rows:
             focus = row[0]
             fv = focus.value if focus is not None else ""
-            detail = ", ".join(f"{v}={t.value}" for v, t in zip(result.variables[1:], row[1:]) if t is not None)
-            issues.append(Issue("Violation", src.file_of(fv), fv, names.get(fv, ""), "",
-                                q.title + (f" ({detail})" if detail else ""), q.name))
+            detail = ", ".join(
+                f"{v}={t.value}" for v, t in zip(result.variables[1:], row[1:], strict=True) if t is not None
+            )
+            issues.append(
+                Issue(
+                    "Violation",
+                    src.file_of(fv),
+                    fv,
+                    names.get(fv, ""),
+                    "",
+                    q.title + (f" ({detail})" if detail else ""),
+                    q.name,
+                )
+            )
     return issues
 
 
-def validate_store(project: Project, src: Sources, store: ox.Store) -> Report:
+def quote_issues(project: Project, src: Sources, names: dict[str, str]) -> list[Issue]:
+    """The quote check's problems as Issues."""
+    return [
+        Issue("Violation", p.file, p.node, names.get(p.node, ""), "cqkg:quote", p.message, "quote")
+        for p in check_quotes(index_sources(project, src), src)
+    ]
+
+
+def validate_store(project: Project, src: Sources, store: ox.Store, shacl_engine: str = "fast") -> Report:
+    """Run every check on the store's default graph and collect one Report."""
     names = labels(store)
+    shapes = shapes_store(project)
     # The quote check is Python work; it overlaps with the SPARQL checks, which run without the
     # GIL. The quality-check queries share the cores with the SHACL queries rather than wait for them.
     with ThreadPoolExecutor(2) as pool:
-        quotes = pool.submit(check_quotes, project, src)
+        quotes = pool.submit(quote_issues, project, src, names)
         checks = pool.submit(query_issues, project, src, store, names)
-        issues = shacl_issues(project, src, store, names)
+        issues = shacl_issues(src, store, shapes, names, shacl_engine)
         issues += checks.result()
-        issues += [Issue("Violation", p.file, p.node, names.get(p.node, ""), "cqkg:quote", p.message, "quote")
-                   for p in quotes.result()]
+        issues += quotes.result()
     return Report(issues)

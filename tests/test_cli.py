@@ -1,4 +1,5 @@
 """The spine: build, validate, queries, query, export, audit through the CLI; bad input is handled."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import REPO, run_cli
+from conftest import read_only, run_cli
 
 
 def cqkg_command() -> list[str]:
@@ -22,11 +22,13 @@ def cqkg_command() -> list[str]:
 
 def cqkg_subprocess(project: Path, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run(cqkg_command() + ["--project", str(project), *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        cqkg_command() + ["--project", str(project), *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 # ------------------------------------------------------------------ the happy path
+
 
 def test_build_writes_artefacts_and_summary(seed_project):
     result = run_cli(seed_project, "build")
@@ -62,8 +64,13 @@ def test_reader_closing_the_pipe_is_not_an_internal_error(built_project):
         read_end, write_end = os.pipe()
         os.close(read_end)  # the reader is gone before the first write, so the failure is certain
         try:
-            proc = subprocess.run(cqkg_command() + ["--project", str(built_project), *args], stdout=write_end,
-                                  stderr=subprocess.PIPE, text=True, timeout=120)
+            proc = subprocess.run(
+                cqkg_command() + ["--project", str(built_project), *args],
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=120,
+            )
         finally:
             os.close(write_end)
         assert (proc.returncode, proc.stderr) == (141, ""), args
@@ -78,13 +85,16 @@ def test_queries_lists_names_titles_params(built_project):
     assert "queries/cluster-targets.rq" in detail.stdout
 
 
-@pytest.mark.parametrize("fmt,check", [
-    ("table", lambda s: s.rstrip().endswith("rows)")),
-    ("csv", lambda s: s.startswith("person,")),
-    ("tsv", lambda s: s.startswith("person\t")),
-    ("md", lambda s: s.startswith("| person |")),
-    ("json", lambda s: json.loads(s)["head"]["vars"][0] == "person"),
-])
+@pytest.mark.parametrize(
+    "fmt,check",
+    [
+        ("table", lambda s: s.rstrip().endswith("rows)")),
+        ("csv", lambda s: s.startswith("person,")),
+        ("tsv", lambda s: s.startswith("person\t")),
+        ("md", lambda s: s.startswith("| person |")),
+        ("json", lambda s: json.loads(s)["head"]["vars"][0] == "person"),
+    ],
+)
 def test_query_formats(built_project, fmt, check):
     result = run_cli(built_project, "query", "people-and-posts", "-f", fmt)
     assert result.exit_code == 0 and check(result.stdout), result.stdout
@@ -104,8 +114,13 @@ def test_export_formats_parse_back(built_project, tmp_path, fmt):
     out = tmp_path / f"graph.{fmt}"
     result = run_cli(built_project, "export", "-f", fmt, "-o", str(out))
     assert result.exit_code == 0, result.output
-    rdf_format = {"turtle": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "jsonld": ox.RdfFormat.JSON_LD,
-                  "trig": ox.RdfFormat.TRIG, "nquads": ox.RdfFormat.N_QUADS}[fmt]
+    rdf_format = {
+        "turtle": ox.RdfFormat.TURTLE,
+        "nt": ox.RdfFormat.N_TRIPLES,
+        "jsonld": ox.RdfFormat.JSON_LD,
+        "trig": ox.RdfFormat.TRIG,
+        "nquads": ox.RdfFormat.N_QUADS,
+    }[fmt]
     quads = list(ox.parse(path=str(out), format=rdf_format))
     manifest = json.loads((built_project / "build" / "manifest.json").read_text())
     if fmt in ("trig", "nquads"):
@@ -121,8 +136,10 @@ def test_export_asserted_only_leaves_out_inferences(built_project):
     full = run_cli(built_project, "export", "-f", "nt").stdout.splitlines()
     asserted = run_cli(built_project, "export", "-f", "nt", "--asserted-only").stdout.splitlines()
     assert len(asserted) < len(full)
-    enterprise_is_org = ('<https://w3id.org/cqkg/id/Changan> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> '
-                         '<http://www.w3.org/ns/org#Organization> .')
+    enterprise_is_org = (
+        "<https://w3id.org/cqkg/id/Changan> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+        "<http://www.w3.org/ns/org#Organization> ."
+    )
     assert enterprise_is_org in full and enterprise_is_org not in asserted
 
 
@@ -142,10 +159,11 @@ def test_turtle_is_deterministic(tmp_path):
 
 # ------------------------------------------------------------------ bad input
 
+
 def test_malformed_turtle_names_file_and_line(seed_project):
     bad = seed_project / "seeds" / "periods.ttl"
     lines = bad.read_text().splitlines()
-    lines[9] = "period:2018 a cqkg:Period ; rdfs:label \"oops ."
+    lines[9] = 'period:2018 a cqkg:Period ; rdfs:label "oops .'
     bad.write_text("\n".join(lines) + "\n")
     for cmd in ("build", "validate"):
         result = run_cli(seed_project, cmd)
@@ -197,8 +215,13 @@ def test_wrong_quote_fails_the_build(seed_project):
     seed = seed_project / "seeds" / "2025-01-21-ichongqing-automotive-over-50-percent.ttl"
     text = seed.read_text()
     assert '"Gao Jian, director of the Chongqing Municipal Commission of Development and Reform"' in text
-    seed.write_text(text.replace('"Gao Jian, director of the Chongqing Municipal Commission of Development and Reform"',
-                                 '"Gao Jian, mayor of Chongqing"', 1))
+    seed.write_text(
+        text.replace(
+            '"Gao Jian, director of the Chongqing Municipal Commission of Development and Reform"',
+            '"Gao Jian, mayor of Chongqing"',
+            1,
+        )
+    )
     result = run_cli(seed_project, "build")
     assert result.exit_code == 1
     assert "Gao Jian <https://w3id.org/cqkg/id/GaoJian>" in result.stderr
@@ -244,15 +267,10 @@ def test_unwritable_output_leaves_no_file(built_project, tmp_path, command):
     assert result.exit_code == 2 and "cannot write" in result.stderr and a_file.read_text() == "x"
     ro = tmp_path / "ro"
     ro.mkdir()
-    ro.chmod(0o500)
-    try:
-        if os.access(ro, os.W_OK):
-            pytest.skip("running as a user who can write anywhere (root)")
+    with read_only(ro):
         result = run_cli(built_project, *command, "-o", str(ro / "out.txt"))
         assert result.exit_code == 2 and "cannot write" in result.stderr
         assert list(ro.iterdir()) == []
-    finally:
-        ro.chmod(0o700)
 
 
 def test_failed_write_keeps_existing_file(built_project, tmp_path, monkeypatch):
@@ -273,20 +291,23 @@ def test_failed_write_keeps_existing_file(built_project, tmp_path, monkeypatch):
 
 
 def test_internal_errors_are_one_line(built_project, monkeypatch):
-    import cqkg.queries
+    import cqkg.formats
 
-    monkeypatch.setattr(cqkg.queries, "format_result", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(cqkg.formats, "format_result", lambda *a, **k: 1 / 0)
     result = run_cli(built_project, "query", "sources")
     assert result.exit_code == 3 and "internal error" in result.stderr and "Traceback" not in result.output
 
 
 # ------------------------------------------------------------------ hot path stays light
 
+
 def test_query_hot_path_imports_no_heavy_libraries(built_project):
-    code = ("import sys; from cqkg.cli import main\n"
-            "try:\n main(['--project', sys.argv[1], 'query', 'sources', '-f', 'csv'])\n"
-            "except SystemExit as e:\n assert not e.code, e.code\n"
-            "heavy = [m for m in ('rdflib', 'pyshacl', 'owlrl') if m in sys.modules]\n"
-            "assert not heavy, heavy\n")
+    code = (
+        "import sys; from cqkg.cli import main\n"
+        "try:\n main(['--project', sys.argv[1], 'query', 'sources', '-f', 'csv'])\n"
+        "except SystemExit as e:\n assert not e.code, e.code\n"
+        "heavy = [m for m in ('rdflib', 'pyshacl', 'owlrl') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code, str(built_project)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

@@ -1,11 +1,13 @@
 """Facts of each source article, end to end: value, unit, period, status, source, quote."""
+
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
-
 from conftest import run_cli
+
 from cqkg.build import open_store
 from cqkg.project import Project
 
@@ -24,26 +26,95 @@ STATUS = "https://w3id.org/cqkg/ontology#"
 # (observation, subject, indicator, item, value, unit, period, status, source, words of the quote)
 CASES = [
     # 2019 iChongqing: shares in 2018 are percent points of Chongqing's industry
-    ("ich19-sem-share-2018", "StrategicEmergingManufacturing", "Share", None, "22.9", "Percent", "2018",
-     "Actual", "ichongqing-2019-intelligent-industry", "accounted for 22.9% and 18%"),
+    (
+        "ich19-sem-share-2018",
+        "StrategicEmergingManufacturing",
+        "Share",
+        None,
+        "22.9",
+        "Percent",
+        "2018",
+        "Actual",
+        "ichongqing-2019-intelligent-industry",
+        "accounted for 22.9% and 18%",
+    ),
     # 2021 14th Five-Year plan: 3 trillion yuan by 2025, in yuan
-    ("fyp14-industrial-output-2025", "IndustrialEnterprisesAboveDesignatedSize", "OutputValue", None,
-     "3000000000000", "Yuan", "by-2025", "Target", "cq-daily-2021-08-14th-fyp-manufacturing",
-     "will achieve 3 trillion yuan"),
+    (
+        "fyp14-industrial-output-2025",
+        "IndustrialEnterprisesAboveDesignatedSize",
+        "OutputValue",
+        None,
+        "3000000000000",
+        "Yuan",
+        "by-2025",
+        "Target",
+        "cq-daily-2021-08-14th-fyp-manufacturing",
+        "will achieve 3 trillion yuan",
+    ),
     # 2024 Chongqing government: "more than 3,000 units in one month"
-    ("gov24-deepal-rhd-orders", "DeepalRightHandDrive", "OrderVolume", None, "3000", "Vehicle", "2024-03-31",
-     "Actual", "cq-gov-2024-03-31-new-direction", "orders exceeded 3,000 units in just one month"),
+    (
+        "gov24-deepal-rhd-orders",
+        "DeepalRightHandDrive",
+        "OrderVolume",
+        None,
+        "3000",
+        "Vehicle",
+        "2024-03-31",
+        "Actual",
+        "cq-gov-2024-03-31-new-direction",
+        "orders exceeded 3,000 units in just one month",
+    ),
     # 2025-01-21 iChongqing: "953,000 last year" resolved to 2024
-    ("ich25-nev-2024", "Chongqing", "ProductionVolume", "NewEnergyVehicles", "953000", "Vehicle", "2024",
-     "Actual", "ichongqing-2025-01-21-automotive", "from 953,000 last year to 1.3 million units"),
+    (
+        "ich25-nev-2024",
+        "Chongqing",
+        "ProductionVolume",
+        "NewEnergyVehicles",
+        "953000",
+        "Vehicle",
+        "2024",
+        "Actual",
+        "ichongqing-2025-01-21-automotive",
+        "from 953,000 last year to 1.3 million units",
+    ),
     # 2025 H1 quality chain: 1.3 million NEVs by 2025
-    ("qc25-ev-target-2025", "Chongqing", "ProductionVolume", "NewEnergyVehicles", "1300000", "Vehicle",
-     "by-2025", "Target", "quality-chain-2025-h1", "produce 1.3 million"),
-    ("qc25-ev-production", "Chongqing", "ProductionVolume", "NewEnergyVehicles", "489300", "Vehicle",
-     "2025-H1", "Actual", "quality-chain-2025-h1", "reached 489,300 units"),
+    (
+        "qc25-ev-target-2025",
+        "Chongqing",
+        "ProductionVolume",
+        "NewEnergyVehicles",
+        "1300000",
+        "Vehicle",
+        "by-2025",
+        "Target",
+        "quality-chain-2025-h1",
+        "produce 1.3 million",
+    ),
+    (
+        "qc25-ev-production",
+        "Chongqing",
+        "ProductionVolume",
+        "NewEnergyVehicles",
+        "489300",
+        "Vehicle",
+        "2025-H1",
+        "Actual",
+        "quality-chain-2025-h1",
+        "reached 489,300 units",
+    ),
     # the 33618 reference note: the 2023-2027 action plan's revenue target
-    ("ap27-revenue", "IndustrialEnterprisesAboveDesignatedSize", "Revenue", None, "4000000000000", "Yuan",
-     "by-2027", "Target", "cdiif-592", "4 trillion yuan level"),
+    (
+        "ap27-revenue",
+        "IndustrialEnterprisesAboveDesignatedSize",
+        "Revenue",
+        None,
+        "4000000000000",
+        "Yuan",
+        "by-2027",
+        "Target",
+        "cdiif-592",
+        "4 trillion yuan level",
+    ),
 ]
 
 
@@ -73,44 +144,60 @@ def test_fact(store, case):
 
 
 def test_every_article_contributes_observations(store):
-    counts = {r["source"].value.rsplit("/", 1)[1]: int(r["n"].value) for r in store.query("""
+    counts = {
+        r["source"].value.rsplit("/", 1)[1]: int(r["n"].value)
+        for r in store.query("""
         PREFIX cqkg: <https://w3id.org/cqkg/ontology#>
         SELECT ?source (COUNT(?o) AS ?n) WHERE {
-          ?source cqkg:textFile ?file . ?o a cqkg:Observation ; cqkg:source ?source } GROUP BY ?source""")}
-    for article in ("ichongqing-2019-intelligent-industry", "cq-daily-2021-08-14th-fyp-manufacturing",
-                    "cq-gov-2024-03-31-new-direction", "ichongqing-2025-01-21-automotive",
-                    "quality-chain-2025-h1"):
+          ?source cqkg:textFile ?file . ?o a cqkg:Observation ; cqkg:source ?source } GROUP BY ?source""")
+    }
+    for article in (
+        "ichongqing-2019-intelligent-industry",
+        "cq-daily-2021-08-14th-fyp-manufacturing",
+        "cq-gov-2024-03-31-new-direction",
+        "ichongqing-2025-01-21-automotive",
+        "quality-chain-2025-h1",
+    ):
         assert counts.get(article, 0) >= 10, (article, counts)
 
 
 def test_sources_record_original_file_names(store):
-    names = {r["f"].value for r in store.query(
-        "SELECT ?f WHERE { ?s <https://w3id.org/cqkg/ontology#originalFileName> ?f }")}
+    names = {
+        r["f"].value for r in store.query("SELECT ?f WHERE { ?s <https://w3id.org/cqkg/ontology#originalFileName> ?f }")
+    }
     assert "002_ed158aa074f929e7.txt" in names and len(names) >= 5
 
 
 def test_stated_relations_carry_quotes(store):
     """Claims (who exports where, who produces what) have a source and a quote, and are asserted."""
-    rows = list(store.query("""
+    rows = list(
+        store.query("""
         PREFIX cqkg: <https://w3id.org/cqkg/ontology#>
         PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
         SELECT ?c ?q WHERE {
           ?c a cqkg:Claim ; rdf:subject <https://w3id.org/cqkg/id/SeresNEVProducts> ;
              rdf:predicate cqkg:exportsTo ; rdf:object <https://w3id.org/cqkg/id/Germany> ; cqkg:quote ?q .
-          <https://w3id.org/cqkg/id/SeresNEVProducts> cqkg:exportsTo <https://w3id.org/cqkg/id/Germany> }"""))
+          <https://w3id.org/cqkg/id/SeresNEVProducts> cqkg:exportsTo <https://w3id.org/cqkg/id/Germany> }""")
+    )
     assert rows and "exported to Germany and France" in rows[0]["q"].value
 
 
 def test_boilerplate_is_not_modelled(store):
-    hits = list(store.query("""
-        SELECT ?s ?o WHERE { ?s ?p ?o FILTER(isLiteral(?o) && REGEX(STR(?o), "cookie|Share this|WeChat|Weibo", "i")) }"""))
+    hits = list(
+        store.query("""
+        SELECT ?s ?o WHERE { ?s ?p ?o FILTER(isLiteral(?o) && REGEX(STR(?o), "cookie|Share this|WeChat|Weibo", "i")) }""")  # noqa: E501
+    )
     assert not hits, hits
 
 
 def test_audit_accounts_for_every_number(built_project):
     result = run_cli(built_project, "audit")
     assert result.exit_code == 0, result.output
-    assert "100" in result.stdout
+    total = re.search(r"^total: (\d+)/(\d+) numbers accounted for \(100\.0%\)$", result.stdout, re.M)
+    assert total and total.group(1) == total.group(2) and int(total.group(2)) > 0, result.stdout
+    per_file = re.findall(r"^seeds/\S+\.(?:txt|md): (\d+)/(\d+) numbers", result.stdout, re.M)
+    assert per_file and all(a == b for a, b in per_file)
+    assert sum(int(b) for _, b in per_file) == int(total.group(2))
 
 
 def test_audit_fails_on_an_uncovered_number(seed_project):
@@ -134,16 +221,17 @@ cq:Unsourced cqkg:quote "Example District" .
 def test_quote_check_names_each_kind_of_problem_once(mini_project):
     """Whitespace may differ; a wrong quote, a source with no text and a missing source are each
     reported once per quote, even when two files state the same triple."""
-    from cqkg.build import check_quotes, load_sources
+    from cqkg.quotes import check_quotes
+    from cqkg.sources import index_sources, load_sources
 
     seeds = mini_project / "seeds"
     (seeds / "extra.ttl").write_text(EXTRA_QUOTES)
     (seeds / "extra-again.ttl").write_text(EXTRA_QUOTES)
-    found = check_quotes(Project.at(mini_project), load_sources(Project.at(mini_project)))
+    src = load_sources(Project.at(mini_project))
+    found = check_quotes(index_sources(Project.at(mini_project), src), src)
     problems = {p.node.rsplit("/", 1)[-1]: p for p in found}
     assert len(found) == 3 and sorted(problems) == ["NoText", "Unsourced", "Wrong"]
     assert problems["Wrong"].message == 'quote not found in its source text: "Example Motors in Fixture City"'
     assert problems["Wrong"].file == "seeds/extra-again.ttl, seeds/extra.ttl"
-    assert problems["NoText"].message == ("no text is held for source(s) "
-                                          "https://w3id.org/cqkg/source/untranscribed")
+    assert problems["NoText"].message == ("no text is held for source(s) https://w3id.org/cqkg/source/untranscribed")
     assert problems["Unsourced"].message == "has a quote but no cqkg:source"

@@ -4,13 +4,13 @@ Each fixture is added as one more seed file to the mini project (the real ontolo
 queries over tests/fixtures/mini). A violating fixture's first line says what the report must
 name: `# expect: SEVERITY FOCUS PATH` (PATH `-` for node-level constraints).
 """
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, REPO, run_cli
 
 SHAPES = FIXTURES / "shapes"
@@ -35,8 +35,9 @@ def add_fixture(project: Path, name: str) -> None:
 
 def test_every_shape_has_both_fixtures():
     assert len(node_shapes()) >= 15
-    missing = [f"{s}.{kind}.ttl" for s in node_shapes() for kind in ("ok", "bad")
-               if not (SHAPES / f"{s}.{kind}.ttl").is_file()]
+    missing = [
+        f"{s}.{kind}.ttl" for s in node_shapes() for kind in ("ok", "bad") if not (SHAPES / f"{s}.{kind}.ttl").is_file()
+    ]
     assert not missing
 
 
@@ -63,8 +64,9 @@ def test_violating_fixture_names_focus_and_path(mini_project, shape):
     result = run_cli(mini_project, "validate")
     assert result.exit_code == (1 if severity == "Violation" else 0), result.output
     lines = [ln for ln in result.output.splitlines() if ln.startswith(f"{severity}:")]
-    hits = [ln for ln in lines if f"<{expand(focus)}>" in ln
-            and (path == "-" or f" {path}: " in ln) and f"zz-{name}" in ln]
+    hits = [
+        ln for ln in lines if f"<{expand(focus)}>" in ln and (path == "-" or f" {path}: " in ln) and f"zz-{name}" in ln
+    ]
     assert hits, result.output
     # the report names the file the focus node comes from and a message, never a traceback
     assert "Traceback" not in result.output

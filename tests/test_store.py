@@ -1,4 +1,5 @@
 """Loading into a real Oxigraph server, remote queries, atomicity under failure, and `cqkg serve`."""
+
 from __future__ import annotations
 
 import os
@@ -16,16 +17,25 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+from conftest import GOLDEN_CASES, run_cli
 
-from conftest import run_cli
 from cqkg.build import open_store
-from cqkg.project import CqkgError, Project
-from cqkg.queries import Catalog, run_local, run_remote
-from cqkg.store import Http, sparql_select
-from test_queries import GOLDEN_CASES
+from cqkg.catalog import Catalog
+from cqkg.errors import CqkgError
+from cqkg.project import Project
+from cqkg.queries import run_local, run_remote
+from cqkg.remote import Credentials, Http, sparql_select
 
 OXIGRAPH = shutil.which("oxigraph", path=os.path.dirname(sys.executable)) or shutil.which("oxigraph")
-pytestmark = pytest.mark.skipif(OXIGRAPH is None, reason="the oxigraph server is a dependency of cqkg; reinstall")
+
+
+@pytest.fixture(autouse=True)
+def oxigraph_installed():
+    """The server is a dependency of cqkg (`cqkg serve`): missing, it is a broken install, not a skip."""
+    if OXIGRAPH is None:
+        pytest.fail(
+            "the oxigraph server binary is missing: it is a dependency of cqkg; reinstall with pip install -e ."
+        )
 
 
 def free_port() -> int:
@@ -59,10 +69,12 @@ class OxigraphServer:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "OxigraphServer":
-        self.proc = subprocess.Popen([OXIGRAPH, "serve", "--location", str(self.location),
-                                      "--bind", f"127.0.0.1:{self.port}"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def start(self) -> OxigraphServer:
+        self.proc = subprocess.Popen(
+            [OXIGRAPH, "serve", "--location", str(self.location), "--bind", f"127.0.0.1:{self.port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(self.base + "/", self.proc)
         return self
 
@@ -77,8 +89,9 @@ class OxigraphServer:
         req = urllib.request.Request(url, headers={"Accept": "application/n-triples"})
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
-                return sorted(re.sub(r"_:\w+", "_:b", str(t))
-                              for t in ox.parse(r.read(), format=ox.RdfFormat.N_TRIPLES))
+                return sorted(
+                    re.sub(r"_:\w+", "_:b", str(t)) for t in ox.parse(r.read(), format=ox.RdfFormat.N_TRIPLES)
+                )
         except urllib.error.HTTPError as e:
             if e.code == 404:
                 return []
@@ -111,7 +124,7 @@ def test_load_then_every_saved_query_matches_embedded(built_project, server):
         q = catalog.get(name)
         b = q.bindings(dict([param.split("=", 1)]) if param else {})
         local = run_local(store, q, b)
-        remote = run_remote(server.base + "/query", q, b)
+        remote = run_remote(server.base + "/query", q, b, Http())
         assert remote.variables == local.variables, name
         assert remote.normalised() == local.normalised(), (name, param)
 
@@ -147,6 +160,7 @@ def test_per_source_graphs(built_project, server):
 
 
 # ------------------------------------------------------------------ failure half-way
+
 
 class CuttingProxy:
     """A TCP proxy to the store that cuts PUT uploads half-way, from the `from_put`-th PUT on.
@@ -234,7 +248,9 @@ def modified_project(built_project: Path, tmp_path: Path) -> Path:
     for d in ("ontology", "shapes", "seeds", "queries"):
         shutil.copytree(built_project / d, proj / d)
     periods = proj / "seeds" / "periods.ttl"
-    periods.write_text(periods.read_text().replace('rdfs:label "2018"@en', 'rdfs:label "2018"@en ; rdfs:comment "changed"'))
+    periods.write_text(
+        periods.read_text().replace('rdfs:label "2018"@en', 'rdfs:label "2018"@en ; rdfs:comment "changed"')
+    )
     assert run_cli(proj, "build").exit_code == 0
     return proj
 
@@ -247,8 +263,18 @@ def load_through(proxy: CuttingProxy, project: Path, retries: int):
     """A per-source `cqkg load --replace` whose requests all pass through the proxy (then closed)."""
     base = f"http://127.0.0.1:{proxy.port}"
     try:
-        return run_cli(project, "load", "--endpoint", base + "/store", "--update-endpoint", base + "/update",
-                       "--per-source-graphs", "--replace", "--retries", str(retries))
+        return run_cli(
+            project,
+            "load",
+            "--endpoint",
+            base + "/store",
+            "--update-endpoint",
+            base + "/update",
+            "--per-source-graphs",
+            "--replace",
+            "--retries",
+            str(retries),
+        )
     finally:
         proxy.close()
 
@@ -291,6 +317,7 @@ def test_server_killed_mid_upload_leaves_graphs_unchanged(built_project, tmp_pat
 
 # ------------------------------------------------------------------ errors and credentials
 
+
 def test_unreachable_endpoint_is_one_clear_message(built_project):
     url = f"http://127.0.0.1:{free_port()}/store"
     result = run_cli(built_project, "load", "--endpoint", url, "--retries", "0")
@@ -301,8 +328,9 @@ def test_unreachable_endpoint_is_one_clear_message(built_project):
 
 
 def test_http_error_reports_status_and_reason(built_project, server):
-    result = run_cli(built_project, "load", "--endpoint", server.base + "/nowhere",
-                     "--update-endpoint", server.base + "/update")
+    result = run_cli(
+        built_project, "load", "--endpoint", server.base + "/nowhere", "--update-endpoint", server.base + "/update"
+    )
     assert result.exit_code == 2 and "HTTP 404" in result.stderr and "Traceback" not in result.output
 
 
@@ -313,6 +341,7 @@ def test_credentials_in_url_are_refused_and_not_echoed(built_project):
 
 class AuthHandler(BaseHTTPRequestHandler):
     """A SPARQL endpoint that wants basic auth, and fails with 503 for its first `flaky` calls."""
+
     seen: list = []
     flaky = 0
 
@@ -350,15 +379,23 @@ def auth_server():
     httpd.shutdown()
 
 
-def test_credentials_come_from_environment(auth_server, monkeypatch):
-    monkeypatch.delenv("CQKG_STORE_USER", raising=False)
+def test_basic_credentials_are_sent(auth_server):
     with pytest.raises(CqkgError) as e:
         sparql_select(auth_server, "SELECT * WHERE { ?s ?p ?o }", http=Http(retries=0))
     assert "HTTP 401" in str(e.value) and "bad credentials" in str(e.value)
+    data = sparql_select(
+        auth_server, "SELECT * WHERE { ?s ?p ?o }", http=Http(retries=0, credentials=Credentials("alice", "s3cret"))
+    )
+    assert data["results"]["bindings"][0]["n"]["value"] == "1"
+
+
+def test_cli_reads_credentials_from_environment(built_project, auth_server, monkeypatch):
+    monkeypatch.delenv("CQKG_STORE_USER", raising=False)
+    assert run_cli(built_project, "query", "sources", "--endpoint", auth_server).exit_code == 2
     monkeypatch.setenv("CQKG_STORE_USER", "alice")
     monkeypatch.setenv("CQKG_STORE_PASSWORD", "s3cret")
-    data = sparql_select(auth_server, "SELECT * WHERE { ?s ?p ?o }", http=Http(retries=0))
-    assert data["results"]["bindings"][0]["n"]["value"] == "1"
+    result = run_cli(built_project, "query", "sources", "--endpoint", auth_server, "-f", "csv")
+    assert result.exit_code == 0 and result.stdout == "n\n1\n"
 
 
 def test_wrong_password_is_not_printed(built_project, auth_server, monkeypatch):
@@ -368,26 +405,34 @@ def test_wrong_password_is_not_printed(built_project, auth_server, monkeypatch):
     assert result.exit_code == 2 and "HTTP 401" in result.stderr and "wrong-pw-123" not in result.output
 
 
-def test_retries_with_backoff_on_5xx(auth_server, monkeypatch):
-    monkeypatch.setenv("CQKG_STORE_USER", "alice")
-    monkeypatch.setenv("CQKG_STORE_PASSWORD", "s3cret")
+def test_retries_with_backoff_on_5xx(auth_server):
+    alice = Credentials("alice", "s3cret")
     AuthHandler.flaky = 2
     waits = []
-    data = sparql_select(auth_server, "SELECT * WHERE { ?s ?p ?o }", http=Http(retries=3, sleep=waits.append))
+    data = sparql_select(
+        auth_server, "SELECT * WHERE { ?s ?p ?o }", http=Http(retries=3, sleep=waits.append, credentials=alice)
+    )
     assert data["results"]["bindings"] and waits == [0.5, 1.0]
     AuthHandler.flaky = 5
     with pytest.raises(CqkgError) as e:
-        sparql_select(auth_server, "SELECT * WHERE { ?s ?p ?o }", http=Http(retries=1, sleep=lambda s: None))
+        sparql_select(
+            auth_server, "SELECT * WHERE { ?s ?p ?o }", http=Http(retries=1, sleep=lambda s: None, credentials=alice)
+        )
     assert "HTTP 503" in str(e.value)
 
 
 # ------------------------------------------------------------------ cqkg serve
 
+
 def test_serve_read_only_with_ui_and_clean_ctrl_c(built_project):
     port = free_port()
     exe = shutil.which("cqkg", path=os.path.dirname(sys.executable))
-    proc = subprocess.Popen([exe, "--project", str(built_project), "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [exe, "--project", str(built_project), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/", proc)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
@@ -395,7 +440,8 @@ def test_serve_read_only_with_ui_and_clean_ctrl_c(built_project):
         data = sparql_select(f"http://127.0.0.1:{port}/query", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
         assert int(data["results"]["bindings"][0]["n"]["value"]) > 5000
         with pytest.raises(CqkgError):  # read-only: updates are refused
-            from cqkg.store import sparql_update
+            from cqkg.remote import sparql_update
+
             sparql_update(f"http://127.0.0.1:{port}/update", "CLEAR ALL", Http(retries=0))
     finally:
         proc.send_signal(signal.SIGINT)

@@ -11,24 +11,27 @@ A failure or an interruption before step 3 leaves the targets as they were; the 
 graphs are dropped on the way out (best effort: their names start with the target's IRI and
 `-cqkg-tmp-` if one is ever left behind).
 
-Credentials come only from the environment: CQKG_STORE_USER, CQKG_STORE_PASSWORD and
-CQKG_STORE_AUTH (basic, the default, or digest). They are never printed.
+Credentials are passed in as a Credentials object (the CLI reads them from CQKG_STORE_USER,
+CQKG_STORE_PASSWORD and CQKG_STORE_AUTH); they are never printed.
 """
+
 from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyoxigraph as ox
 
-from .project import GRAPH, CqkgError
+from .errors import CqkgError
+from .terms import GRAPH
 
 TEMP_BASE = GRAPH + "default"
 USER_AGENT = "cqkg (+https://w3id.org/cqkg)"
@@ -37,36 +40,58 @@ RETRY_STATUS = {500, 502, 503, 504}
 
 # --------------------------------------------------------------------------- HTTP with retries
 
+AUTH_SCHEMES = ("basic", "digest")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user name and password for a store, and the HTTP authentication scheme to send them with.
+
+    >>> Credentials("dba", "secret", "digest")
+    Credentials(user='dba', scheme='digest')
+    """
+
+    user: str
+    password: str = field(default="", repr=False)  # never in a repr, a log line or a message
+    scheme: str = "basic"
+
+    def __post_init__(self) -> None:
+        if self.scheme not in AUTH_SCHEMES:
+            raise CqkgError(f"authentication scheme {self.scheme!r}: use basic or digest")
+
+
 @dataclass
 class Http:
-    """An HTTP client with credentials from the environment and retries with back-off."""
+    """An HTTP client with optional credentials and retries with back-off."""
+
     retries: int = 4
     backoff: float = 0.5
     timeout: float = 120.0
-    sleep: object = time.sleep
-    log: object = lambda msg: None
-    _opener: object = field(default=None, repr=False)
+    credentials: Credentials | None = None
+    sleep: Callable[[float], None] = time.sleep
+    log: Callable[[str], None] = lambda msg: None
+    _opener: Any = field(default=None, repr=False)
 
-    def opener(self, url: str):
+    def opener(self, url: str) -> Any:
+        """The urllib opener, with a digest handler when the credentials ask for digest."""
         if self._opener is None:
-            user, password = os.environ.get("CQKG_STORE_USER"), os.environ.get("CQKG_STORE_PASSWORD")
             handlers = []
-            if user is not None and os.environ.get("CQKG_STORE_AUTH", "basic").lower() == "digest":
+            if self.credentials is not None and self.credentials.scheme == "digest":
                 mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
-                mgr.add_password(None, url, user, password or "")
+                mgr.add_password(None, url, self.credentials.user, self.credentials.password)
                 handlers.append(urllib.request.HTTPDigestAuthHandler(mgr))
             self._opener = urllib.request.build_opener(*handlers)
         return self._opener
 
-    def request(self, method: str, url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    def request(
+        self, method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send one request, retrying connection errors and 5xx answers; a final failure is a CqkgError."""
         check_url(url)
         headers = {"User-Agent": USER_AGENT, **(headers or {})}
-        auth = os.environ.get("CQKG_STORE_AUTH", "basic").lower()
-        if auth not in ("basic", "digest"):
-            raise CqkgError(f"CQKG_STORE_AUTH={auth!r}: use basic or digest")
-        user = os.environ.get("CQKG_STORE_USER")
-        if user is not None and auth == "basic":
-            token = base64.b64encode(f"{user}:{os.environ.get('CQKG_STORE_PASSWORD', '')}".encode()).decode()
+        c = self.credentials
+        if c is not None and c.scheme == "basic":
+            token = base64.b64encode(f"{c.user}:{c.password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
         attempt = 0
         while True:
@@ -86,8 +111,7 @@ class Http:
                 if attempt <= self.retries:
                     self._wait(attempt, f"{method} {url}: {reason}")
                     continue
-                raise CqkgError(f"{method} {url}: cannot reach the store ({reason}) "
-                                f"after {attempt} attempts") from None
+                raise CqkgError(f"{method} {url}: cannot reach the store ({reason}) after {attempt} attempts") from None
 
     def _wait(self, attempt: int, what: str) -> None:
         delay = self.backoff * 2 ** (attempt - 1)
@@ -96,6 +120,7 @@ class Http:
 
 
 def check_url(url: str) -> None:
+    """Refuse anything but an http(s) URL with a host, and URLs that carry credentials."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CqkgError(f"{url!r} is not an http(s) URL")
@@ -127,23 +152,31 @@ def _http_message(method: str, url: str, code: int, detail: str) -> str:
 
 # --------------------------------------------------------------------------- SPARQL queries
 
-def sparql_select(endpoint: str, query: str, timeout: float = 60.0, http: Http | None = None) -> dict:
+
+def sparql_select(endpoint: str, query: str, http: Http | None = None) -> dict[str, Any]:
     """POST a query to a SPARQL endpoint; returns the SPARQL 1.1 JSON results."""
-    http = http or Http(timeout=timeout)
+    http = http or Http(timeout=60.0)
     body = urllib.parse.urlencode({"query": query}).encode()
-    _, headers, data = http.request("POST", endpoint, body, {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Accept": "application/sparql-results+json",
-    })
+    _, headers, data = http.request(
+        "POST",
+        endpoint,
+        body,
+        {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/sparql-results+json",
+        },
+    )
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         kind = headers.get("Content-Type", "?")
-        raise CqkgError(f"{endpoint}: the answer is not SPARQL JSON results (Content-Type {kind}); "
-                        f"is this a SPARQL query endpoint?") from None
+        raise CqkgError(
+            f"{endpoint}: the answer is not SPARQL JSON results (Content-Type {kind}); is this a SPARQL query endpoint?"
+        ) from None
 
 
 def sparql_update(endpoint: str, update: str, http: Http) -> None:
+    """POST a SPARQL update."""
     body = urllib.parse.urlencode({"update": update}).encode()
     http.request("POST", endpoint, body, {"Content-Type": "application/x-www-form-urlencoded"})
 
@@ -154,6 +187,7 @@ DEFAULT_GRAPH = "default"  # a load target meaning the store's default graph, no
 
 
 def graph_url(gsp: str, graph: str) -> str:
+    """The Graph Store Protocol URL of a graph (`?default` or `?graph=IRI`)."""
     sep = "&" if "?" in gsp else "?"
     if graph == DEFAULT_GRAPH:
         return f"{gsp}{sep}default"
@@ -177,8 +211,9 @@ _FORMATS = {
 def count_graph(gsp: str, graph: str, http: Http) -> int:
     """Number of triples in a graph, fetched through the Graph Store Protocol (0 if it does not exist)."""
     try:
-        _, headers, data = http.request("GET", graph_url(gsp, graph), None,
-                                        {"Accept": "application/n-triples, text/turtle;q=0.9"})
+        _, headers, data = http.request(
+            "GET", graph_url(gsp, graph), None, {"Accept": "application/n-triples, text/turtle;q=0.9"}
+        )
     except CqkgError as e:
         if "HTTP 404" in str(e):
             return 0
@@ -191,11 +226,13 @@ def count_graph(gsp: str, graph: str, http: Http) -> int:
 
 
 def put_graph(gsp: str, graph: str, ntriples: bytes, http: Http) -> None:
+    """Replace a graph with the given N-Triples through the Graph Store Protocol."""
     # N-Triples is valid Turtle; text/turtle is the one type every Graph Store accepts.
     http.request("PUT", graph_url(gsp, graph), ntriples, {"Content-Type": "text/turtle; charset=utf-8"})
 
 
-def serialise(triples) -> bytes:
+def serialise(triples: list[ox.Triple]) -> bytes:
+    """Triples as N-Triples bytes."""
     return b"".join(f"{t.subject} {t.predicate} {t.object} .\n".encode() for t in triples)
 
 
@@ -203,11 +240,13 @@ def guess_update_endpoint(gsp: str) -> str | None:
     """The SPARQL update URL of well-known servers, from their Graph Store URL."""
     parts = urllib.parse.urlsplit(gsp)
     path = parts.path.rstrip("/")
-    for suffix, replacement in (("/store", "/update"),                    # Oxigraph
-                                ("/data", "/update"),                     # Apache Jena Fuseki
-                                ("/rdf-graphs/service", "/statements"),   # GraphDB
-                                ("/sparql-graph-crud-auth", "/sparql-auth"),  # Virtuoso
-                                ("/sparql-graph-crud", "/sparql")):
+    for suffix, replacement in (
+        ("/store", "/update"),  # Oxigraph
+        ("/data", "/update"),  # Apache Jena Fuseki
+        ("/rdf-graphs/service", "/statements"),  # GraphDB
+        ("/sparql-graph-crud-auth", "/sparql-auth"),  # Virtuoso
+        ("/sparql-graph-crud", "/sparql"),
+    ):
         if path.endswith(suffix):
             return urllib.parse.urlunsplit(parts._replace(path=path[: -len(suffix)] + replacement, query=""))
     return None
@@ -215,18 +254,27 @@ def guess_update_endpoint(gsp: str) -> str | None:
 
 @dataclass
 class LoadReport:
-    graphs: dict[str, tuple[int, int]]   # target graph -> (triples sent, triples in the store after)
-    replaced: dict[str, int]             # target graph -> triples it held before
+    """What a load sent and what the store holds afterwards, per target graph."""
+
+    graphs: dict[str, tuple[int, int]]  # target graph -> (triples sent, triples in the store after)
+    replaced: dict[str, int]  # target graph -> triples it held before
 
 
-def load(gsp: str, graphs: dict[str, list], update_endpoint: str | None = None, replace: bool = False,
-         http: Http | None = None) -> LoadReport:
+def load(
+    gsp: str,
+    graphs: dict[str, list[ox.Triple]],
+    update_endpoint: str | None = None,
+    replace: bool = False,
+    http: Http | None = None,
+) -> LoadReport:
     """Replace each target graph with the given triples, all or nothing (see module docstring)."""
     http = http or Http()
     update_endpoint = update_endpoint or guess_update_endpoint(gsp)
     if not update_endpoint:
-        raise CqkgError(f"{gsp}: cannot tell this server's SPARQL update URL; pass --update-endpoint "
-                        f"(it is used to swap the uploaded graph in atomically)")
+        raise CqkgError(
+            f"{gsp}: cannot tell this server's SPARQL update URL; pass --update-endpoint "
+            f"(it is used to swap the uploaded graph in atomically)"
+        )
     before = {g: count_graph(gsp, g, http) for g in graphs}
     occupied = {g: n for g, n in before.items() if n}
     if occupied and not replace:
@@ -245,10 +293,14 @@ def load(gsp: str, graphs: dict[str, list], update_endpoint: str | None = None, 
             put_graph(gsp, temps[g], body, http)
             got = count_graph(gsp, temps[g], http)
             if got != sent[g]:
-                raise CqkgError(f"upload of <{g}> is incomplete: sent {sent[g]} triples, the store holds "
-                                f"{got}; nothing was replaced", exit_code=1)
-        sparql_update(update_endpoint, " ;\n".join(
-            f"MOVE SILENT GRAPH <{temps[g]}> TO {graph_ref(g)}" for g in graphs), http)
+                raise CqkgError(
+                    f"upload of <{g}> is incomplete: sent {sent[g]} triples, the store holds "
+                    f"{got}; nothing was replaced",
+                    exit_code=1,
+                )
+        sparql_update(
+            update_endpoint, " ;\n".join(f"MOVE SILENT GRAPH <{temps[g]}> TO {graph_ref(g)}" for g in graphs), http
+        )
         moved = True
     finally:
         if not moved:
@@ -257,9 +309,9 @@ def load(gsp: str, graphs: dict[str, list], update_endpoint: str | None = None, 
     return LoadReport({g: (sent[g], after[g]) for g in graphs}, occupied)
 
 
-def _drop_quietly(update_endpoint: str, graphs, http: Http) -> None:
+def _drop_quietly(update_endpoint: str, graphs: Iterable[str], http: Http) -> None:
     """Best-effort clean-up of temporary graphs after a failed load (one attempt, no retries)."""
-    quick = Http(retries=0, timeout=15, log=http.log)
+    quick = Http(retries=0, timeout=15, credentials=http.credentials, log=http.log)
     quick._opener = http._opener
     try:
         sparql_update(update_endpoint, " ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in graphs), quick)
