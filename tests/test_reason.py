@@ -142,7 +142,10 @@ def test_typing_pass_completes_the_closure_and_only_adds_types():
 
     assert named(two_pass) == named(one_pass.store)
     assert has(two_pass, "http://example.org/a", TYPE, "http://example.org/B")
-    assert 0 < second.updates < one_pass.updates
+    # On a store the first pass closed, only typing and what reads types runs again: fewer
+    # updates than there are rules (re-running every rule was a whole round of scans per build).
+    n_rules = len(reason.rules(reason.Schema(two_pass)))
+    assert 0 < second.updates < n_rules
 
 
 # The OWL vocabulary the ontology may use: all of it is in OWL 2 RL, and every rule it triggers is
