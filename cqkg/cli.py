@@ -8,10 +8,12 @@ libraries (the build, validation) are imported inside the commands that need the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -20,7 +22,7 @@ from .errors import CqkgError
 from .export import FORMATS as EXPORT_FORMATS
 from .formats import OUTPUT_FORMATS
 from .project import Project, atomic_output
-from .terms import GRAPH, expand_iri
+from .terms import ALL_GRAPH, expand_iri
 
 if TYPE_CHECKING:
     from .remote import Credentials
@@ -104,6 +106,28 @@ def main(ctx: click.Context, project_dir: str | None) -> None:
     export it, and load it into a triple store.
     """
     ctx.obj = Project.at(project_dir)
+
+
+def timeout_option(default: float) -> Callable[[F], F]:
+    """--timeout: how long one HTTP request, with its retries, may take."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(0.1, 86400),
+        default=default,
+        show_default=True,
+        metavar="SECONDS",
+        help="Give up on a request (with its retries) after this many seconds.",
+    )
+
+
+def _graph_option(graph: str) -> str | None:
+    """--graph as an IRI; 'default' (the store's default graph) as None."""
+    if graph == "default":
+        return None
+    try:
+        return expand_iri(graph).value
+    except ValueError as e:
+        raise CqkgError(f"--graph {graph!r} is not an IRI ({e})") from None
 
 
 shacl_engine_option = click.option(
@@ -204,7 +228,15 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--format", "-f", "fmt", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--endpoint", metavar="URL", help="Run against a remote SPARQL endpoint instead of the local build.")
+@click.option(
+    "--graph",
+    metavar="IRI",
+    default=ALL_GRAPH,
+    show_default=True,
+    help="With --endpoint: the graph the query reads ('default' for the store's default graph).",
+)
 @click.option("--allow-service", is_flag=True, help="Allow SERVICE clauses (federated calls to other endpoints).")
+@timeout_option(60)
 @click.option(
     "--max-width",
     type=int,
@@ -221,7 +253,9 @@ def query(
     fmt: str,
     output: str | None,
     endpoint: str | None,
+    graph: str,
     allow_service: bool,
+    timeout: float,
     max_width: int,
 ) -> None:
     """Run the saved query NAME and print its rows."""
@@ -234,8 +268,13 @@ def query(
     if endpoint:
         from .remote import Http
 
-        http = Http(timeout=60.0, credentials=credentials_from_env(), log=log)
-        result = run_remote(endpoint, q, bindings, http, allow_service=allow_service)
+        http = Http(timeout=timeout, credentials=credentials_from_env(), log=log)
+        try:
+            result = run_remote(
+                endpoint, q, bindings, http, allow_service=allow_service, graph=_graph_option(graph), warn=log
+            )
+        finally:
+            http.close()
     else:
         from .build import ensure_built
 
@@ -279,15 +318,22 @@ def export(project: Project, fmt: str, output: str | None, asserted_only: bool) 
     "Fuseki, GraphDB and Virtuoso).",
 )
 @click.option(
+    "--query-endpoint",
+    metavar="URL",
+    help="SPARQL query URL, used to find temporary graphs of interrupted loads (guessed like the update URL).",
+)
+@click.option(
     "--graph",
     "graph",
     metavar="IRI",
-    help="Target graph (default: https://w3id.org/cqkg/graph/all; 'default' for the store's default graph).",
+    help=f"Target graph (default: {ALL_GRAPH}, which `cqkg query --endpoint` reads; "
+    "'default' for the store's default graph).",
 )
 @click.option(
     "--per-source-graphs",
     is_flag=True,
-    help="One graph per source document, plus the ontology and inferred graphs (as in TriG export).",
+    help="One graph per source document, plus the ontology and inferred graphs (as in TriG export), "
+    f"and the merged graph {ALL_GRAPH} that queries read.",
 )
 @click.option("--replace", is_flag=True, help="Replace target graphs that already hold triples.")
 @click.option("--asserted-only", is_flag=True, help="Leave out inferred triples.")
@@ -296,52 +342,75 @@ def export(project: Project, fmt: str, output: str | None, asserted_only: bool) 
     type=click.IntRange(0, 10),
     default=4,
     show_default=True,
-    help="Retries (with back-off) on connection errors and 5xx answers.",
+    help="Retries (with back-off) on connection errors and 502/503/504 answers.",
 )
+@timeout_option(300)
 @click.pass_obj
 @user_errors
 def load(
     project: Project,
     endpoint: str,
     update_endpoint: str | None,
+    query_endpoint: str | None,
     graph: str | None,
     per_source_graphs: bool,
     replace: bool,
     asserted_only: bool,
     retries: int,
+    timeout: float,
 ) -> None:
     """Load the built graph into a triple store, replacing the target graph(s) all or nothing.
 
     Credentials come from CQKG_STORE_USER and CQKG_STORE_PASSWORD (CQKG_STORE_AUTH=basic|digest).
     """
-    from . import remote as st
+    from . import remote
     from .build import ensure_built
     from .export import asserted_triples, graph_triples, named_graphs
-    from .remote import Http
 
     if graph and per_source_graphs:
         raise CqkgError("use either --graph or --per-source-graphs, not both")
-    if graph and graph != st.DEFAULT_GRAPH:
-        try:
-            graph = expand_iri(graph).value
-        except ValueError as e:
-            raise CqkgError(f"--graph {graph!r} is not an IRI ({e})") from None
+    target = ALL_GRAPH if graph is None else (_graph_option(graph) or remote.DEFAULT_GRAPH)
+    for url in (endpoint, update_endpoint, query_endpoint):  # before anything is built or sent
+        if url:
+            remote.check_url(url)
     credentials = credentials_from_env()
     db = ensure_built(project, log)
-    if per_source_graphs:
-        graphs = named_graphs(db, asserted_only)
-    else:
-        graphs = {graph or GRAPH + "all": asserted_triples(db) if asserted_only else graph_triples(db)}
-    http = Http(retries=retries, credentials=credentials, log=log)
-    report = st.load(endpoint, graphs, update_endpoint=update_endpoint, replace=replace, http=http)
+    merged = asserted_triples(db) if asserted_only else graph_triples(db)
+    graphs = {**named_graphs(db, asserted_only), ALL_GRAPH: merged} if per_source_graphs else {target: merged}
+    http = remote.Http(retries=retries, timeout=timeout, credentials=credentials, log=log)
+    try:
+        with _terminate_as_interrupt():
+            report = remote.load(
+                endpoint, graphs, http, update_endpoint=update_endpoint, query_endpoint=query_endpoint, replace=replace
+            )
+    finally:
+        http.close()
     bad = False
     for g, (sent, held) in sorted(report.graphs.items()):
-        name = "the default graph" if g == st.DEFAULT_GRAPH else f"<{g}>"
+        name = "the default graph" if g == remote.DEFAULT_GRAPH else f"<{g}>"
         note = f", replaced {report.replaced[g]}" if g in report.replaced else ""
         click.echo(f"{name}: sent {sent} triples, store holds {held}{note}")
         bad |= sent != held
     if bad:
         raise CqkgError("the store holds a different number of triples than was sent (another writer?)", 1)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a service manager, `kill`) unwinds like Ctrl-C, so clean-up code runs."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (e.g. inside a test runner's worker)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @main.command()

@@ -10,6 +10,7 @@ This module must stay light: `cqkg query` imports it on its hot path (no rdflib 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -90,15 +91,34 @@ def run_local(store: ox.Store, q: SavedQuery, bindings: dict[str, Term], allow_s
 
 
 def run_remote(
-    endpoint: str, q: SavedQuery, bindings: dict[str, Term], http: Http, allow_service: bool = False
+    endpoint: str,
+    q: SavedQuery,
+    bindings: dict[str, Term],
+    http: Http,
+    allow_service: bool = False,
+    graph: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> QueryResult:
-    """Run a saved query on a remote SPARQL endpoint, parameters bound in a VALUES block."""
+    """Run a saved query on a remote SPARQL endpoint, parameters bound in a VALUES block.
+
+    `graph` (an IRI) is the graph the query reads as its default graph (None: the store's own
+    default graph). With no rows, `warn` is told when that graph is empty: a query of the wrong
+    graph answers "nothing" without any error.
+    """
     from .remote import sparql_select
 
     check_safe(q, allow_service)
-    data = sparql_select(endpoint, with_values(q.text, bindings), http)
-    variables = data.get("head", {}).get("vars", [])
+    data = sparql_select(endpoint, with_values(q.text, bindings), http, default_graph=graph)
     if "boolean" in data:
         return _boolean(bool(data["boolean"]))
-    rows = [tuple(term_from_json(b.get(v)) for v in variables) for b in data.get("results", {}).get("bindings", [])]
+    variables = [str(v) for v in data["head"].get("vars", [])]
+    try:
+        rows = [tuple(term_from_json(b.get(v)) for v in variables) for b in data["results"]["bindings"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CqkgError(f"{endpoint}: the answer holds a value that is not a valid RDF term ({e})") from None
+    if not rows and warn is not None:
+        probe = sparql_select(endpoint, "ASK { ?s ?p ?o }", http, default_graph=graph)
+        if probe.get("boolean") is False:
+            where = f"graph <{graph}>" if graph else "default graph"
+            warn(f"warning: the {where} at {endpoint} is empty; load it with 'cqkg load' or pass --graph")
     return QueryResult(variables, rows)

@@ -22,6 +22,7 @@ SRC = "https://w3id.org/cqkg/source/"
 GRAPH = "https://w3id.org/cqkg/graph/"
 ONTOLOGY_GRAPH = GRAPH + "ontology"
 INFERRED_GRAPH = GRAPH + "inferred"
+ALL_GRAPH = GRAPH + "all"  # where `cqkg load` puts the whole graph, and what remote queries read
 GENID = ID + "genid/"  # skolem IRIs of the blank nodes in seed files
 
 # W3C and other vocabularies.
@@ -194,17 +195,24 @@ def from_rdflib(t: Any) -> Any:
 
 
 def term_from_json(b: dict[str, Any] | None) -> Term | None:
-    """A SPARQL 1.1 JSON results binding as a pyoxigraph term (None when unbound)."""
+    """A SPARQL 1.1 JSON results binding as a pyoxigraph term (None when unbound).
+
+    Raises ValueError for a binding that is not a valid term (a non-IRI `uri`, no `value`).
+    """
     if b is None:
         return None
-    kind = b.get("type")
+    if not isinstance(b, dict) or not isinstance(b.get("value"), str):
+        raise ValueError(f"binding without a string value: {str(b)[:80]}")
+    kind, value = b.get("type"), b["value"]
     if kind == "uri":
-        return ox.NamedNode(b["value"])
+        return ox.NamedNode(value)
     if kind == "bnode":
-        return ox.BlankNode(b["value"])
+        return ox.BlankNode(value)
+    if kind not in ("literal", "typed-literal"):
+        raise ValueError(f"unknown term type {kind!r}")
     if "xml:lang" in b:
-        return ox.Literal(b["value"], language=b["xml:lang"])
-    return ox.Literal(b["value"], datatype=ox.NamedNode(b.get("datatype", XSD + "string")))
+        return ox.Literal(value, language=b["xml:lang"])
+    return ox.Literal(value, datatype=ox.NamedNode(b.get("datatype", XSD + "string")))
 
 
 def term_to_json(t: Term) -> dict[str, str]:

@@ -6,7 +6,16 @@ import contextlib
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+import threading
+import time
+import types
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -20,6 +29,7 @@ from cqkg.cli import main
 from cqkg.export import graph_triples
 from cqkg.project import Project
 from cqkg.queries import QueryResult
+from cqkg.remote import Http, sparql_select
 from cqkg.sources import load_sources
 from cqkg.terms import OWL, RDF, RDFS, SH, from_rdflib, to_rdflib, to_rdflib_graph
 from cqkg.validate import shapes_store
@@ -288,3 +298,195 @@ def owlrl_closure(triples) -> list:
     g = to_rdflib_graph(triples)
     owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(g)
     return list(g)
+
+
+# ------------------------------------------------------------------ servers on loopback
+
+OXIGRAPH = shutil.which("oxigraph", path=os.path.dirname(sys.executable)) or shutil.which("oxigraph")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen | None = None, timeout: float = 20) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class OxigraphServer:
+    """`oxigraph serve` on a free loopback port over a folder; stopped by its PID."""
+
+    def __init__(self, location: Path):
+        self.location = location
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> OxigraphServer:
+        if OXIGRAPH is None:  # a dependency of cqkg: missing, it is a broken install, not a skip
+            pytest.fail(
+                "the oxigraph server binary is missing: it is a dependency of cqkg; reinstall with pip install -e ."
+            )
+        self.proc = subprocess.Popen(
+            [OXIGRAPH, "serve", "--location", str(self.location), "--bind", f"127.0.0.1:{self.port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.base + "/", self.proc)
+        return self
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            self.proc.wait(timeout=20)
+
+    def graph_ntriples(self, graph: str) -> list[str]:
+        """The graph's triples, sorted, blank node labels blanked (the store renames them)."""
+        url = f"{self.base}/store?graph={graph}" if graph != "default" else f"{self.base}/store?default"
+        req = urllib.request.Request(url, headers={"Accept": "application/n-triples"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return sorted(
+                    re.sub(r"_:\w+", "_:b", str(t)) for t in ox.parse(r.read(), format=ox.RdfFormat.N_TRIPLES)
+                )
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return []
+            raise
+
+    def graph_names(self) -> set[str]:
+        data = sparql_select(self.base + "/query", "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", Http())
+        return {b["g"]["value"] for b in data["results"]["bindings"]}
+
+
+class StubServer:
+    """A loopback HTTP server whose answers come from `handler(request) -> (status, headers, body)`.
+
+    `request` has method, path, headers and body; every request is recorded in `requests`. A
+    handler may also take over the connection (`request.handler.wfile`) and return None.
+    """
+
+    def __init__(self, handler):
+        stub = self
+        self.requests = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                self.body = self.rfile.read(length) if length else b""
+                # a snapshot: on a kept-alive connection this handler object serves the next request too
+                stub.requests.append(types.SimpleNamespace(command=self.command, path=self.path,
+                                                           headers=dict(self.headers.items()), body=self.body))
+                answer = handler(self)
+                if answer is None:
+                    return
+                status, headers, body = answer
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, client_address: None  # a dead upstream is the point
+        self.port = self.httpd.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class StoreProxy(StubServer):
+    """An HTTP proxy in front of a store that can misbehave on chosen requests.
+
+    `decide(request, counts)` (counts: requests seen so far per method and per path, this one
+    included) returns "forward", "cut" (send the upstream the headers and half the body, then
+    drop both connections; on_cut runs), "forward-then-503" (the store applies the request, the
+    client is told 503), or ("delay", seconds) before forwarding.
+    """
+
+    on_cut = None
+
+    def __init__(self, upstream_port: int, decide):
+        import collections
+
+        self.upstream_port = upstream_port
+        self.counts = collections.Counter()
+        self.cuts = 0
+        lock = threading.Lock()
+
+        def handle(req):
+            with lock:
+                self.counts[req.command] += 1
+                self.counts[req.path.split("?")[0]] += 1
+                action = decide(req, self.counts)
+            if isinstance(action, tuple) and action[0] == "delay":
+                time.sleep(action[1])
+                action = "forward"
+            if action == "cut":
+                self._cut(req)
+                return None
+            status, headers, body = self._forward(req)
+            if action == "forward-then-503":
+                return 503, {"Content-Type": "text/plain"}, b"service unavailable (injected)"
+            return status, headers, body
+
+        super().__init__(handle)
+
+    def _forward(self, req):
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=60)
+        try:
+            headers = {k: v for k, v in req.headers.items() if k.lower() not in ("host", "connection")}
+            conn.request(req.command, req.path, body=req.body or None, headers=headers)
+            r = conn.getresponse()
+            body = r.read()
+            keep = {
+                k: v
+                for k, v in r.getheaders()
+                if k.lower() not in ("content-length", "connection", "transfer-encoding")
+            }
+            return r.status, keep, body
+        finally:
+            conn.close()
+
+    def _cut(self, req):
+        head = (
+            f"{req.command} {req.path} HTTP/1.1\r\n".encode()
+            + b"".join(f"{k}: {v}\r\n".encode() for k, v in req.headers.items())
+            + b"\r\n"
+        )
+        with socket.create_connection(("127.0.0.1", self.upstream_port)) as s:
+            s.sendall(head + req.body[: len(req.body) // 2])
+            s.shutdown(socket.SHUT_RDWR)
+        self.cuts += 1
+        if self.on_cut:
+            self.on_cut()
+        req.close_connection = True
+        req.connection.shutdown(socket.SHUT_RDWR)

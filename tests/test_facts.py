@@ -6,10 +6,11 @@ import re
 from decimal import Decimal
 
 import pytest
-from conftest import run_cli
 
 from cqkg.build import open_store
 from cqkg.project import Project
+
+from conftest import run_cli
 
 FACT = """
 PREFIX cqkg: <https://w3id.org/cqkg/ontology#>

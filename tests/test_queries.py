@@ -8,6 +8,13 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+
+from cqkg.build import open_store
+from cqkg.catalog import SavedQuery
+from cqkg.project import Project
+from cqkg.queries import run_local
+from cqkg.sparql import uses_service, with_values
+
 from conftest import (
     ANALYST,
     CATALOG,
@@ -20,12 +27,6 @@ from conftest import (
     run_cli,
     run_rdflib,
 )
-
-from cqkg.build import open_store
-from cqkg.catalog import SavedQuery
-from cqkg.project import Project
-from cqkg.queries import run_local
-from cqkg.sparql import uses_service, with_values
 
 
 def test_catalogue_is_substantial_and_documented():

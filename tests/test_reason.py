@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from conftest import closure, closure_pair, instance_level, owlrl_closure
 
 from cqkg import reason
 from cqkg.build import open_store
 from cqkg.export import graph_triples
 from cqkg.project import Project
+
+from conftest import closure, closure_pair, instance_level, owlrl_closure
 
 CQ = "https://w3id.org/cqkg/id/"
 ORG = "http://www.w3.org/ns/org#"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+
 from conftest import REPO, assert_same, closure_pair, run_cli
 
 spec = importlib.util.spec_from_file_location("generate", REPO / "benchmarks" / "generate.py")

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from conftest import FIXTURES, REPO, run_cli
 
 SHAPES = FIXTURES / "shapes"

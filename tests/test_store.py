@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pyoxigraph as ox
 import pytest
-from conftest import GOLDEN_CASES, run_cli
 
 from cqkg.build import open_store
 from cqkg.catalog import Catalog
@@ -25,81 +20,9 @@ from cqkg.errors import CqkgError
 from cqkg.project import Project
 from cqkg.queries import run_local, run_remote
 from cqkg.remote import Credentials, Http, sparql_select
+from cqkg.terms import ALL_GRAPH
 
-OXIGRAPH = shutil.which("oxigraph", path=os.path.dirname(sys.executable)) or shutil.which("oxigraph")
-
-
-@pytest.fixture(autouse=True)
-def oxigraph_installed():
-    """The server is a dependency of cqkg (`cqkg serve`): missing, it is a broken install, not a skip."""
-    if OXIGRAPH is None:
-        pytest.fail(
-            "the oxigraph server binary is missing: it is a dependency of cqkg; reinstall with pip install -e ."
-        )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen | None = None, timeout: float = 20) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-class OxigraphServer:
-    """`oxigraph serve` on a free loopback port over a folder; stopped by its PID."""
-
-    def __init__(self, location: Path):
-        self.location = location
-        self.port = free_port()
-        self.proc = None
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> OxigraphServer:
-        self.proc = subprocess.Popen(
-            [OXIGRAPH, "serve", "--location", str(self.location), "--bind", f"127.0.0.1:{self.port}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(self.base + "/", self.proc)
-        return self
-
-    def stop(self, sig=signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, sig)
-            self.proc.wait(timeout=20)
-
-    def graph_ntriples(self, graph: str) -> list[str]:
-        """The graph's triples, sorted, blank node labels blanked (the store renames them)."""
-        url = f"{self.base}/store?graph={graph}" if graph != "default" else f"{self.base}/store?default"
-        req = urllib.request.Request(url, headers={"Accept": "application/n-triples"})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return sorted(
-                    re.sub(r"_:\w+", "_:b", str(t)) for t in ox.parse(r.read(), format=ox.RdfFormat.N_TRIPLES)
-                )
-        except urllib.error.HTTPError as e:
-            if e.code == 404:
-                return []
-            raise
-
-    def graph_names(self) -> set[str]:
-        data = sparql_select(self.base + "/query", "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
-        return {b["g"]["value"] for b in data["results"]["bindings"]}
+from conftest import GOLDEN_CASES, OxigraphServer, StoreProxy, free_port, run_cli, wait_for
 
 
 @pytest.fixture
@@ -113,9 +36,9 @@ ALL = "https://w3id.org/cqkg/graph/all"
 
 
 def test_load_then_every_saved_query_matches_embedded(built_project, server):
-    result = run_cli(built_project, "load", "--endpoint", server.base + "/store", "--graph", "default")
+    result = run_cli(built_project, "load", "--endpoint", server.base + "/store")
     assert result.exit_code == 0, result.output
-    assert "the default graph: sent 5" in result.stdout
+    assert f"<{ALL_GRAPH}>: sent " in result.stdout
     sent = int(result.stdout.split("sent ")[1].split()[0])
     assert f"store holds {sent}" in result.stdout
     catalog = Catalog(Project.at(built_project))
@@ -124,16 +47,33 @@ def test_load_then_every_saved_query_matches_embedded(built_project, server):
         q = catalog.get(name)
         b = q.bindings(dict([param.split("=", 1)]) if param else {})
         local = run_local(store, q, b)
-        remote = run_remote(server.base + "/query", q, b, Http())
+        remote = run_remote(server.base + "/query", q, b, Http(), graph=ALL_GRAPH)
         assert remote.variables == local.variables, name
         assert remote.normalised() == local.normalised(), (name, param)
 
 
-def test_cli_query_endpoint(built_project, server):
-    assert run_cli(built_project, "load", "--endpoint", server.base + "/store", "--graph", "default").exit_code == 0
+def test_readme_flow_load_then_query_meets(built_project, server):
+    """`cqkg load --endpoint …/store` then `cqkg query NAME --endpoint …/query`, both with defaults."""
+    assert run_cli(built_project, "load", "--endpoint", server.base + "/store").exit_code == 0
     local = run_cli(built_project, "query", "cluster-targets", "-f", "csv")
     remote = run_cli(built_project, "query", "cluster-targets", "-f", "csv", "--endpoint", server.base + "/query")
+    assert remote.exit_code == 0 and remote.stdout == local.stdout and local.stdout.count("\n") > 2
+    assert "empty" not in remote.stderr
+
+
+def test_default_graph_load_and_query(built_project, server):
+    assert run_cli(built_project, "load", "--endpoint", server.base + "/store", "--graph", "default").exit_code == 0
+    local = run_cli(built_project, "query", "sources", "-f", "csv")
+    remote = run_cli(
+        built_project, "query", "sources", "-f", "csv", "--endpoint", server.base + "/query", "--graph", "default"
+    )
     assert remote.exit_code == 0 and remote.stdout == local.stdout
+
+
+def test_query_of_an_empty_graph_warns(built_project, server):
+    result = run_cli(built_project, "query", "sources", "--endpoint", server.base + "/query")
+    assert result.exit_code == 0 and "(0 rows)" in result.stdout
+    assert f"warning: the graph <{ALL_GRAPH}> at {server.base}/query is empty" in result.stderr
 
 
 def test_named_graph_load_refuses_to_overwrite_without_replace(built_project, server):
@@ -156,90 +96,30 @@ def test_per_source_graphs(built_project, server):
     assert "https://w3id.org/cqkg/source/quality-chain-2025-h1" in names
     assert "https://w3id.org/cqkg/graph/ontology" in names and "https://w3id.org/cqkg/graph/inferred" in names
     store = open_store(Project.at(built_project))
-    assert names == {g.value for g in store.named_graphs()}
+    assert names == {g.value for g in store.named_graphs()} | {ALL_GRAPH}  # and the merged graph queries read
+    remote = run_cli(built_project, "query", "sources", "-f", "csv", "--endpoint", server.base + "/query")
+    assert remote.exit_code == 0 and remote.stdout == run_cli(built_project, "query", "sources", "-f", "csv").stdout
 
 
 # ------------------------------------------------------------------ failure half-way
 
 
-class CuttingProxy:
-    """A TCP proxy to the store that cuts PUT uploads half-way, from the `from_put`-th PUT on.
-
-    on_cut runs at the moment of the cut (e.g. to kill the store's process).
-    """
+class CuttingProxy(StoreProxy):
+    """Cuts PUT uploads half-way, from the `from_put`-th PUT on; on_cut runs at the cut
+    (e.g. to kill the store's process)."""
 
     def __init__(self, upstream_port: int, from_put: int = 1, on_cut=None):
-        self.upstream_port, self.from_put, self.on_cut = upstream_port, from_put, on_cut
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.puts = self.cuts = 0
-        self.lock = threading.Lock()
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.from_put, self.on_cut = from_put, on_cut
+        super().__init__(upstream_port, self.decide)
 
-    def _serve(self):
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+    def decide(self, request, counts):
+        if request.command == "PUT" and counts["PUT"] >= self.from_put:
+            return "cut"
+        return "forward"
 
-    def _handle(self, client):
-        try:
-            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-        except OSError:
-            client.close()
-            return
-        threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
-        cut = None
-        try:
-            data = client.recv(65536)
-            if data.startswith(b"PUT "):
-                with self.lock:
-                    self.puts += 1
-                    cut = self.puts >= self.from_put
-            if cut:
-                length = int(re.search(rb"(?i)content-length: *(\d+)", data).group(1))
-                head_end = data.index(b"\r\n\r\n") + 4
-                budget = head_end + length // 2  # headers and half the body, then the line goes dead
-                sent = 0
-                while data and sent + len(data) < budget:
-                    upstream.sendall(data)
-                    sent += len(data)
-                    data = client.recv(65536)
-                upstream.sendall(data[: max(0, budget - sent)])
-                self.cuts += 1
-                if self.on_cut:
-                    self.on_cut()
-                return
-            while data:
-                upstream.sendall(data)
-                data = client.recv(65536)
-        except OSError:
-            pass
-        finally:
-            for s in (client, upstream):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
-
-    @staticmethod
-    def _pipe(src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-
-    def close(self):
-        self.sock.close()
+    @property
+    def puts(self):
+        return self.counts["PUT"]
 
 
 def modified_project(built_project: Path, tmp_path: Path) -> Path:
