@@ -28,6 +28,7 @@ from .project import Project, atomic_output
 from .rdfstore import count, dump
 from .report import Report
 from .sources import Sources, load_sources
+from .sparql import ServiceCheckCache
 from .terms import INFERRED_GRAPH, ONTOLOGY_GRAPH
 from .validate import validate_store
 
@@ -68,10 +69,17 @@ def default_graph_size(store: ox.Store) -> int:
     return count(store, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
 
 
-def run(project: Project, write: bool = True, log: Log = _quiet, shacl_engine: str = "fast") -> BuildResult:
+def run(
+    project: Project,
+    write: bool = True,
+    log: Log = _quiet,
+    shacl_engine: str = "fast",
+    service_checks: ServiceCheckCache | None = None,
+) -> BuildResult:
     """Build (or, with write=False, only validate) the project's graph.
 
-    `shacl_engine` is "fast" (shapes compiled to SPARQL) or "pyshacl".
+    `shacl_engine` is "fast" (shapes compiled to SPARQL) or "pyshacl"; `service_checks`
+    remembers which quality-check texts were checked for SERVICE.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -82,7 +90,7 @@ def run(project: Project, write: bool = True, log: Log = _quiet, shacl_engine: s
     if disk:
         disk.load(dump(src.store, ox.RdfFormat.N_QUADS), ox.RdfFormat.N_QUADS)
     try:
-        return _infer_validate_write(project, src, disk, timings, t0, log, shacl_engine)
+        return _infer_validate_write(project, src, disk, timings, t0, log, shacl_engine, service_checks)
     finally:
         if disk:
             disk.discard()
@@ -96,6 +104,7 @@ def _infer_validate_write(
     t0: float,
     log: Log,
     shacl_engine: str,
+    service_checks: ServiceCheckCache | None,
 ) -> BuildResult:
     store = assemble(src)
     asserted = default_graph_size(store)
@@ -113,7 +122,7 @@ def _infer_validate_write(
     timings["inference"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    report = validate_store(project, src, store, shacl_engine)
+    report = validate_store(project, src, store, shacl_engine, service_checks)
     timings["validation"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -252,11 +261,11 @@ def open_store(project: Project) -> ox.Store:
         raise CqkgError(f"{project.rel(project.store_dir)}: cannot open the built store: {e}") from None
 
 
-def ensure_built(project: Project, log: Log) -> ox.Store:
+def ensure_built(project: Project, log: Log, service_checks: ServiceCheckCache | None = None) -> ox.Store:
     """Open the built store, rebuilding first if it is missing or older than its inputs."""
     if not build_is_current(project):
         log("build is missing or out of date; building first ...")
-        result = run(project, log=log)
+        result = run(project, log=log, service_checks=service_checks)
         if not result.report.conforms:
             raise CqkgError(result.report.text(), exit_code=1)
     return open_store(project)

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -26,6 +27,7 @@ from .terms import ALL_GRAPH, expand_iri
 
 if TYPE_CHECKING:
     from .remote import Credentials
+    from .sparql import ServiceCheckCache
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +35,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 def log(msg: str) -> None:
     """Progress and notices go to stderr, never into data output."""
     click.echo(msg, err=True)
+
+
+def service_checks() -> ServiceCheckCache:
+    """The per-user cache of SERVICE checks ($XDG_CACHE_HOME/cqkg, by default ~/.cache/cqkg)."""
+    from .sparql import ServiceCheckCache
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return ServiceCheckCache(Path(base) / "cqkg" / "query-checks.json")
 
 
 def credentials_from_env() -> Credentials | None:
@@ -148,7 +158,7 @@ def build(project: Project, shacl_engine: str) -> None:
     """Validate the seeds and write the graph and store under build/."""
     from . import build as b
 
-    result = b.run(project, log=log, shacl_engine=shacl_engine)
+    result = b.run(project, log=log, shacl_engine=shacl_engine, service_checks=service_checks())
     _print_summary(result)
     if not result.report.conforms:
         click.echo(result.report.text(), err=True)
@@ -176,7 +186,7 @@ def validate(project: Project, warnings: bool, shacl_engine: str) -> None:
     """Check shapes, quotes and quality queries. Exit 0 conforms, 1 violations, 2 bad input."""
     from . import build as b
 
-    result = b.run(project, write=False, log=log, shacl_engine=shacl_engine)
+    result = b.run(project, write=False, log=log, shacl_engine=shacl_engine, service_checks=service_checks())
     click.echo(result.report.text(show_warnings=warnings))
     sys.exit(0 if result.report.conforms else 1)
 
@@ -265,6 +275,7 @@ def query(
 
     q = Catalog(project).get(name)
     bindings = q.bindings(_parse_params(params))
+    checks = service_checks()
     if endpoint:
         from .remote import Http
 
@@ -278,8 +289,8 @@ def query(
     else:
         from .build import ensure_built
 
-        store = ensure_built(project, log)
-        result = run_local(store, q, bindings, allow_service=allow_service)
+        store = ensure_built(project, log, checks)
+        result = run_local(store, q, bindings, allow_service=allow_service, checks=checks)
     emit(format_result(result, fmt, max_width=max_width), output)
 
 
@@ -294,7 +305,7 @@ def export(project: Project, fmt: str, output: str | None, asserted_only: bool) 
     from .build import ensure_built
     from .export import export as do_export
 
-    store = ensure_built(project, log)
+    store = ensure_built(project, log, service_checks())
     if output:
         with atomic_output(output) as f:
             n = do_export(store, fmt, f, asserted_only=asserted_only)
@@ -374,7 +385,7 @@ def load(
         if url:
             remote.check_url(url)
     credentials = credentials_from_env()
-    db = ensure_built(project, log)
+    db = ensure_built(project, log, service_checks())
     merged = asserted_triples(db) if asserted_only else graph_triples(db)
     graphs = {**named_graphs(db, asserted_only), ALL_GRAPH: merged} if per_source_graphs else {target: merged}
     http = remote.Http(retries=retries, timeout=timeout, credentials=credentials, log=log)
@@ -419,37 +430,17 @@ def _terminate_as_interrupt() -> Iterator[None]:
 @click.pass_obj
 @user_errors
 def serve(project: Project, host: str, port: int) -> None:
-    """Serve the built store read-only with Oxigraph: SPARQL at /query, a query UI at /."""
-    import shutil
-    import subprocess
+    """Serve the built graph read-only: a query UI at /, SPARQL at /query (SERVICE refused).
 
+    Builds first if needed; answers from each new build as it lands. Ctrl-C or SIGTERM stops it.
+    """
+    from . import serve as srv
     from .build import ensure_built
 
-    db = ensure_built(project, log)
-    del db  # built if needed; close it so the server opens the store alone
-    exe = shutil.which("oxigraph", path=os.path.dirname(sys.executable)) or shutil.which("oxigraph")
-    if not exe:
-        raise CqkgError("the Oxigraph server is not installed: pip install oxigraph")
+    ensure_built(project, log, service_checks())
     if host not in ("127.0.0.1", "localhost", "::1"):
         log(f"warning: listening on {host}, not loopback: anyone who can reach it can query the graph")
-    shown = f"[{host}]" if ":" in host else host
-    log(
-        f"serving {project.rel(project.store_dir)} read-only at http://{shown}:{port}/ "
-        f"(SPARQL endpoint http://{shown}:{port}/query); Ctrl-C to stop"
-    )
-    proc = subprocess.Popen([exe, "serve-read-only", "--location", str(project.store_dir), "--bind", f"{shown}:{port}"])
-    try:
-        code = proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log("stopped.")
-        return
-    if code:
-        raise CqkgError(f"the Oxigraph server exited with status {code} (is port {port} in use?)", exit_code=code)
+    srv.serve(project, host, port, log)
 
 
 @main.command()

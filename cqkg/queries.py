@@ -19,7 +19,7 @@ import pyoxigraph as ox
 
 from .catalog import SavedQuery
 from .errors import CqkgError
-from .sparql import uses_service, with_values
+from .sparql import ServiceCheckCache, UncheckableQuery, with_values
 from .terms import XSD, Term, term_from_json
 
 if TYPE_CHECKING:
@@ -56,9 +56,19 @@ def _boolean(value: bool) -> QueryResult:
     )
 
 
-def check_safe(q: SavedQuery, allow_service: bool) -> None:
-    """Refuse a query with a SERVICE clause unless the user allowed federated calls."""
-    if uses_service(q.text) and not allow_service:
+def check_safe(q: SavedQuery, allow_service: bool, checks: ServiceCheckCache | None = None) -> None:
+    """Refuse a query with a SERVICE clause (or one that cannot be checked) unless allowed."""
+    if allow_service:
+        return
+    try:
+        calls_out = (checks or ServiceCheckCache(None)).uses_service(q.text)
+    except UncheckableQuery as e:
+        raise CqkgError(
+            f"{q.path.name}:{e.line}:{e.column}: SPARQL syntax error in query {q.name!r} (as read by rdflib, "
+            f"which checks every query for SERVICE calls): {e.reason}; if the query is valid SPARQL, "
+            f"--allow-service runs it unchecked"
+        ) from None
+    if calls_out:
         raise CqkgError(
             f"query {q.name!r} contains a SERVICE clause, which would send data to "
             f"another endpoint; pass --allow-service to run it anyway"
@@ -72,9 +82,18 @@ def _syntax_error(q: SavedQuery, e: SyntaxError) -> CqkgError:
     return CqkgError(f"{q.path.name}{loc}: SPARQL syntax error in query {q.name!r}: {m.group(3) if m else msg}")
 
 
-def run_local(store: ox.Store, q: SavedQuery, bindings: dict[str, Term], allow_service: bool = False) -> QueryResult:
-    """Run a saved query on a pyoxigraph store, with parameters bound as RDF terms."""
-    check_safe(q, allow_service)
+def run_local(
+    store: ox.Store,
+    q: SavedQuery,
+    bindings: dict[str, Term],
+    allow_service: bool = False,
+    checks: ServiceCheckCache | None = None,
+) -> QueryResult:
+    """Run a saved query on a pyoxigraph store, with parameters bound as RDF terms.
+
+    `checks` remembers which query texts were checked for SERVICE (see ServiceCheckCache).
+    """
+    check_safe(q, allow_service, checks)
     subs: dict[ox.Variable, Any] = {ox.Variable(k): v for k, v in bindings.items()}
     try:
         res = store.query(q.text, substitutions=subs or None)
@@ -98,6 +117,7 @@ def run_remote(
     allow_service: bool = False,
     graph: str | None = None,
     warn: Callable[[str], None] | None = None,
+    checks: ServiceCheckCache | None = None,
 ) -> QueryResult:
     """Run a saved query on a remote SPARQL endpoint, parameters bound in a VALUES block.
 
@@ -107,7 +127,7 @@ def run_remote(
     """
     from .remote import sparql_select
 
-    check_safe(q, allow_service)
+    check_safe(q, allow_service, checks)
     data = sparql_select(endpoint, with_values(q.text, bindings), http, default_graph=graph)
     if "boolean" in data:
         return _boolean(bool(data["boolean"]))

@@ -1,14 +1,20 @@
-"""Scanning SPARQL text: comments, the SERVICE check, and binding values for an endpoint.
+"""SPARQL text: the SERVICE check (a real parse), comments, and binding values for an endpoint.
 
-A small tokenizer that knows comments, strings, IRIs, words and braces: enough to find
-keywords outside strings and comments. The query text is never assembled from user input.
+The small tokenizer knows comments, strings, IRIs, words and braces: enough to find the WHERE
+group for a VALUES block and to strip comments. Whether a query calls another endpoint is
+decided by rdflib's SPARQL parser. The query text is never assembled from user input.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 from .errors import CqkgError
 from .terms import Term
@@ -39,10 +45,89 @@ def strip_comments(text: str) -> str:
     return "".join(t for kind, t, _ in tokens(text) if kind != "comment")
 
 
-@functools.lru_cache(maxsize=256)  # checked before every run; tokenising costs ~0.1 ms
+class UncheckableQuery(CqkgError):
+    """The query cannot be parsed, so whether it calls another endpoint cannot be told."""
+
+    def __init__(self, line: int, column: int, reason: str):
+        super().__init__(f"line {line}, column {column}: {reason}")
+        self.line, self.column, self.reason = line, column, reason
+
+
+@functools.lru_cache(maxsize=256)
 def uses_service(text: str) -> bool:
-    """True when the query contains a SERVICE clause (a federated call to another endpoint)."""
-    return any(kind == "word" and tok.upper() == "SERVICE" for kind, tok, _ in tokens(text))
+    """True when the query has a SERVICE clause (a federated call to another endpoint).
+
+    Decided from a real parse (rdflib's SPARQL 1.1 grammar), not from scanning the text: escapes
+    in prefixed names, strings and comments with '#', nested groups and subqueries cannot hide a
+    SERVICE, and a variable named ?service is not one. A query rdflib cannot parse raises
+    UncheckableQuery: what cannot be read may call anything.
+    """
+    from pyparsing import ParseBaseException
+    from rdflib.plugins.sparql.parser import parseQuery
+
+    try:
+        tree = parseQuery(text)
+    except ParseBaseException as e:
+        raise UncheckableQuery(e.lineno, e.col, e.msg) from None
+    return _has_service(tree)
+
+
+def _has_service(node: Any) -> bool:
+    from pyparsing import ParseResults
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, CompValue):
+            if n.name == "ServiceGraphPattern":
+                return True
+            todo.extend(n.values())
+        elif isinstance(n, (list, tuple, ParseResults)):
+            todo.extend(n)
+    return False
+
+
+class ServiceCheckCache:
+    """Remembers uses_service() per query text in a JSON file, so a saved query is parsed (and
+    rdflib imported, ~0.2 s) once, not on every `cqkg query`.
+
+    >>> ServiceCheckCache(None).uses_service("SELECT * WHERE { ?s ?p ?o }")
+    False
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._known: dict[str, bool] | None = None
+
+    def _load(self) -> dict[str, bool]:
+        if self._known is None:
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8")) if self.path else {}
+            except (OSError, ValueError):
+                data = {}
+            self._known = {k: v for k, v in data.items() if isinstance(v, bool)} if isinstance(data, dict) else {}
+        return self._known
+
+    def uses_service(self, text: str) -> bool:
+        """uses_service(text), from the file when this text was checked before."""
+        key = hashlib.sha256(text.encode()).hexdigest()
+        known = self._load()
+        if key not in known:
+            known[key] = uses_service(text)
+            self._save()
+        return known[key]
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        try:  # a cache: if it cannot be written, the check simply runs again next time
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(self._known, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
 
 
 def with_values(text: str, bindings: dict[str, Term]) -> str:

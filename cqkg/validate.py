@@ -17,11 +17,12 @@ from .catalog import Catalog
 from .errors import CqkgError
 from .parallel import run_all
 from .project import Project
-from .queries import run_local
+from .queries import check_safe, run_local
 from .quotes import check_quotes
 from .rdfstore import select
 from .report import SEVERITY, Issue, Report
 from .sources import Sources, index_sources, parse_file
+from .sparql import ServiceCheckCache
 from .terms import SH, TermWriter, to_rdflib_graph
 
 SHACL_ENGINES = ("fast", "pyshacl")
@@ -119,11 +120,15 @@ def pyshacl_issues(src: Sources, store: ox.Store, shapes: ox.Store, names: dict[
     return issues
 
 
-def query_issues(project: Project, src: Sources, store: ox.Store, names: dict[str, str]) -> list[Issue]:
-    """One Violation per row of each `*-violation` quality-check query."""
+def query_issues(
+    project: Project, src: Sources, store: ox.Store, names: dict[str, str], cache: ServiceCheckCache | None = None
+) -> list[Issue]:
+    """One Violation per row of each `*-violation` quality-check query (none may call SERVICE)."""
     issues = []
     checks = Catalog(project).violation_checks()
-    results = run_all([lambda q=q: run_local(store, q, {}) for q in checks])  # type: ignore[misc]
+    for q in checks:  # checked here, one after the other: the cache is not shared between threads
+        check_safe(q, allow_service=False, checks=cache)
+    results = run_all([lambda q=q: run_local(store, q, {}, allow_service=True) for q in checks])  # type: ignore[misc]
     for q, result in zip(checks, results, strict=True):
         for row in result.rows:
             focus = row[0]
@@ -153,7 +158,13 @@ def quote_issues(project: Project, src: Sources, names: dict[str, str]) -> list[
     ]
 
 
-def validate_store(project: Project, src: Sources, store: ox.Store, shacl_engine: str = "fast") -> Report:
+def validate_store(
+    project: Project,
+    src: Sources,
+    store: ox.Store,
+    shacl_engine: str = "fast",
+    service_checks: ServiceCheckCache | None = None,
+) -> Report:
     """Run every check on the store's default graph and collect one Report."""
     names = labels(store)
     shapes = shapes_store(project)
@@ -161,7 +172,7 @@ def validate_store(project: Project, src: Sources, store: ox.Store, shacl_engine
     # GIL. The quality-check queries share the cores with the SHACL queries rather than wait for them.
     with ThreadPoolExecutor(2) as pool:
         quotes = pool.submit(quote_issues, project, src, names)
-        checks = pool.submit(query_issues, project, src, store, names)
+        checks = pool.submit(query_issues, project, src, store, names, service_checks)
         issues = shacl_issues(src, store, shapes, names, shacl_engine)
         issues += checks.result()
         issues += quotes.result()

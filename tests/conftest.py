@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import types
@@ -35,6 +36,8 @@ from cqkg.terms import OWL, RDF, RDFS, SH, from_rdflib, to_rdflib, to_rdflib_gra
 from cqkg.validate import shapes_store
 
 REPO = Path(__file__).resolve().parent.parent
+# The per-user cache of SERVICE checks goes to a fresh folder, not the developer's ~/.cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="cqkg-test-cache-")
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PROJECT_DIRS = ("ontology", "shapes", "seeds", "queries")
 
@@ -391,8 +394,11 @@ class StubServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 self.body = self.rfile.read(length) if length else b""
                 # a snapshot: on a kept-alive connection this handler object serves the next request too
-                stub.requests.append(types.SimpleNamespace(command=self.command, path=self.path,
-                                                           headers=dict(self.headers.items()), body=self.body))
+                stub.requests.append(
+                    types.SimpleNamespace(
+                        command=self.command, path=self.path, headers=dict(self.headers.items()), body=self.body
+                    )
+                )
                 answer = handler(self)
                 if answer is None:
                     return

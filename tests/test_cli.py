@@ -303,6 +303,9 @@ def test_internal_errors_are_one_line(built_project, monkeypatch):
 
 
 def test_query_hot_path_imports_no_heavy_libraries(built_project):
+    """Once a saved query's text has been checked for SERVICE (rdflib's parser, remembered in
+    build/query-checks.json), running it imports neither rdflib nor pyshacl nor owlrl."""
+    assert run_cli(built_project, "query", "sources").exit_code == 0  # the first run checks the text
     code = (
         "import sys; from cqkg.cli import main\n"
         "try:\n main(['--project', sys.argv[1], 'query', 'sources', '-f', 'csv'])\n"

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import threading
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,7 +18,7 @@ from cqkg.queries import run_local, run_remote
 from cqkg.remote import Credentials, Http, sparql_select
 from cqkg.terms import ALL_GRAPH
 
-from conftest import GOLDEN_CASES, OxigraphServer, StoreProxy, free_port, run_cli, wait_for
+from conftest import GOLDEN_CASES, OxigraphServer, StoreProxy, free_port, run_cli
 
 
 @pytest.fixture
@@ -299,32 +295,3 @@ def test_retries_with_backoff_on_5xx(auth_server):
             auth_server, "SELECT * WHERE { ?s ?p ?o }", http=Http(retries=1, sleep=lambda s: None, credentials=alice)
         )
     assert "HTTP 503" in str(e.value)
-
-
-# ------------------------------------------------------------------ cqkg serve
-
-
-def test_serve_read_only_with_ui_and_clean_ctrl_c(built_project):
-    port = free_port()
-    exe = shutil.which("cqkg", path=os.path.dirname(sys.executable))
-    proc = subprocess.Popen(
-        [exe, "--project", str(built_project), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/", proc)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
-            assert "html" in r.headers.get("Content-Type", "")
-        data = sparql_select(f"http://127.0.0.1:{port}/query", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
-        assert int(data["results"]["bindings"][0]["n"]["value"]) > 5000
-        with pytest.raises(CqkgError):  # read-only: updates are refused
-            from cqkg.remote import sparql_update
-
-            sparql_update(f"http://127.0.0.1:{port}/update", "CLEAR ALL", Http(retries=0))
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err
-    assert "127.0.0.1" in err and "Traceback" not in err

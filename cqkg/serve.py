@@ -1,0 +1,300 @@
+"""`cqkg serve`: the built store over HTTP, read-only, with a query UI; it never reaches the network.
+
+The SPARQL endpoint is served here rather than by the Oxigraph server binary because that
+server evaluates SERVICE clauses: any client could make it send requests to any address. Here
+every query is parsed first (sparql.uses_service) and one that calls another endpoint, or
+cannot be checked, is refused. The store is reopened when a new build lands, so the server
+always answers from the latest complete build.
+
+Routes: `/` the query UI; `/query` the SPARQL 1.1 protocol (GET or POST, form or
+`application/sparql-query`); `/saved` the saved queries as JSON; `/saved/NAME?PARAM=VALUE` one
+of them run with validated parameters; anything that writes is refused (405).
+"""
+
+from __future__ import annotations
+
+import errno
+import html
+import json
+import signal
+import threading
+import urllib.parse
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import Any
+
+import pyoxigraph as ox
+
+from .build import build_is_current, open_store
+from .catalog import Catalog
+from .errors import CqkgError
+from .project import Project
+from .sparql import UncheckableQuery, uses_service
+from .terms import PREFIXES
+
+Log = Callable[[str], None]
+
+_RESULT_TYPES = {  # media type -> pyoxigraph results format, for SELECT and ASK
+    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
+    "application/json": ox.QueryResultsFormat.JSON,
+    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
+    "text/csv": ox.QueryResultsFormat.CSV,
+    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
+}
+_GRAPH_TYPES = {  # media type -> RDF format, for CONSTRUCT and DESCRIBE
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "text/turtle": ox.RdfFormat.TURTLE,
+}
+
+
+class LatestBuild:
+    """The project's built store, reopened whenever a newer build has landed."""
+
+    def __init__(self, project: Project, log: Log):
+        self.project, self.log = project, log
+        self._lock = threading.Lock()
+        self._stamp: int | None = None
+        self._store: ox.Store | None = None
+        self._stale_warned = False
+
+    def store(self) -> ox.Store:
+        """The store of the latest complete build (the manifest is written last, so it marks one)."""
+        try:
+            stamp = self.project.manifest_path.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        with self._lock:
+            if self._store is None or stamp != self._stamp:
+                if self._store is not None:
+                    self.log("a new build landed; serving it")
+                self._store, self._stamp = open_store(self.project), stamp
+                self._stale_warned = False
+            if not self._stale_warned and not build_is_current(self.project):
+                self.log("warning: the inputs changed since the last build; serving that build until 'cqkg build' runs")
+                self._stale_warned = True
+            return self._store
+
+    def reopen(self) -> ox.Store:
+        """Forget the open store (its files were replaced under it) and open the current one."""
+        with self._lock:
+            self._store = None
+        return self.store()
+
+
+def negotiate(accept: str, table: dict[str, Any], default: str) -> tuple[str, Any] | None:
+    """The first media type of an Accept header that `table` knows (None: none acceptable)."""
+    wanted = []
+    for i, part in enumerate(accept.split(",")):
+        fields = [f.strip() for f in part.split(";")]
+        q = 1.0
+        for f in fields[1:]:
+            if f.startswith("q="):
+                try:
+                    q = float(f[2:])
+                except ValueError:
+                    q = 0.0
+        wanted.append((-q, i, fields[0].lower()))
+    for _, _, media in sorted(wanted):
+        if media in table:
+            return media, table[media]
+        if media in ("*/*", "application/*", "text/*", ""):
+            return default, table[default]
+    return None if accept.strip() else (default, table[default])
+
+
+class Refused(Exception):
+    """A request the endpoint will not run: status and a one-line reason for the client."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+
+
+def check_query(text: str) -> None:
+    """Refuse queries that would reach the network (or that cannot be checked)."""
+    try:
+        if uses_service(text):
+            raise Refused(403, "SERVICE is disabled: this endpoint never calls other endpoints")
+    except UncheckableQuery as e:
+        raise Refused(400, f"cannot check this query for SERVICE calls (rdflib cannot parse it): {e}") from None
+
+
+def run_query(build: LatestBuild, text: str, accept: str, default_graphs: list[str]) -> tuple[str, bytes]:
+    """Evaluate a client's query on the latest build; (content type, body) or Refused."""
+    check_query(text)
+    options: dict[str, Any] = {}
+    if default_graphs:
+        try:
+            options["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
+        except ValueError:
+            raise Refused(400, "default-graph-uri must be an IRI") from None
+    for attempt in (1, 2):
+        store = build.store() if attempt == 1 else build.reopen()
+        try:
+            result = store.query(text, **options)
+            if isinstance(result, ox.QueryTriples):
+                chosen = negotiate(accept, _GRAPH_TYPES, "application/n-triples")
+                if chosen is None:
+                    raise Refused(406, "a graph result can be sent as application/n-triples or text/turtle")
+                return chosen[0], result.serialize(format=chosen[1]) or b""
+            chosen = negotiate(accept, _RESULT_TYPES, "application/sparql-results+json")
+            if chosen is None:
+                raise Refused(406, f"results can be sent as {', '.join(_RESULT_TYPES)}")
+            return chosen[0], result.serialize(format=chosen[1]) or b""
+        except SyntaxError as e:
+            raise Refused(400, f"SPARQL syntax error: {e}") from None
+        except (OSError, RuntimeError) as e:
+            if attempt == 2:  # a fresh store failed too: a real problem
+                raise Refused(500, f"the query failed: {e}") from None
+            # The build replaced the store's files under the open handle; reopen and try again.
+    raise AssertionError("unreachable")
+
+
+def run_saved(build: LatestBuild, project: Project, name: str, raw: dict[str, str]) -> bytes:
+    """A saved query with parameters validated into RDF terms, as SPARQL JSON results."""
+    try:
+        q = Catalog(project).get(name)
+        bindings = q.bindings(raw)
+    except CqkgError as e:
+        raise Refused(404 if "no saved query" in str(e) else 400, str(e)) from None
+    check_query(q.text)
+    subs: dict[ox.Variable, Any] = {ox.Variable(k): v for k, v in bindings.items()}
+    result = build.store().query(q.text, substitutions=subs or None)
+    if not isinstance(result, (ox.QuerySolutions, ox.QueryBoolean)):
+        raise Refused(400, f"saved query {name!r} is not a SELECT or ASK query")
+    return result.serialize(format=ox.QueryResultsFormat.JSON) or b""
+
+
+def catalogue(project: Project) -> list[dict[str, Any]]:
+    """The saved queries as JSON-able records for the UI."""
+    out = []
+    for q in Catalog(project).all():
+        params = [
+            {"name": p.name, "type": p.type, "default": p.default, "description": p.description} for p in q.params
+        ]
+        out.append({"name": q.name, "title": q.title, "description": q.description, "params": params})
+    return out
+
+
+def make_server(project: Project, host: str, port: int, log: Log) -> ThreadingHTTPServer:
+    """The HTTP server, bound (a busy port is a CqkgError), not yet serving."""
+    build = LatestBuild(project, log)
+    build.store()  # fail now, with a clear message, if there is no build
+    page = _ui_page(project)
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "cqkg"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _error(self, e: Refused) -> None:
+            self._send(e.status, "text/plain; charset=utf-8", (str(e) + "\n").encode())
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            url = urllib.parse.urlsplit(self.path)
+            params = urllib.parse.parse_qs(url.query)
+            try:
+                if url.path == "/":
+                    self._send(200, "text/html; charset=utf-8", page)
+                elif url.path == "/query":
+                    if "query" not in params:
+                        raise Refused(400, "pass the query as ?query=...")
+                    self._query(params["query"][0], params.get("default-graph-uri", []))
+                elif url.path == "/saved":
+                    self._send(200, "application/json", json.dumps(catalogue(project), ensure_ascii=False).encode())
+                elif url.path.startswith("/saved/"):
+                    raw = {k: v[0] for k, v in params.items()}
+                    body = run_saved(build, project, url.path[len("/saved/") :], raw)
+                    self._send(200, "application/sparql-results+json", body)
+                else:
+                    raise Refused(404, f"no such page: {url.path}")
+            except Refused as e:
+                self._error(e)
+
+        do_HEAD = do_GET
+
+        def do_POST(self) -> None:  # noqa: N802
+            url = urllib.parse.urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+            kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            try:
+                if url.path != "/query":
+                    raise Refused(405, "this endpoint is read-only: only queries, at /query")
+                params = urllib.parse.parse_qs(url.query)
+                if kind == "application/sparql-query":
+                    text = body
+                elif kind == "application/x-www-form-urlencoded":
+                    form = urllib.parse.parse_qs(body)
+                    if "update" in form:
+                        raise Refused(405, "this endpoint is read-only: updates are refused")
+                    if "query" not in form:
+                        raise Refused(400, "pass the query as a 'query' form field")
+                    text = form["query"][0]
+                    params = {**params, **form}
+                elif kind == "application/sparql-update":
+                    raise Refused(405, "this endpoint is read-only: updates are refused")
+                else:
+                    raise Refused(415, "send application/sparql-query or a form with 'query'")
+                self._query(text, params.get("default-graph-uri", []))
+            except Refused as e:
+                self._error(e)
+
+        def do_PUT(self) -> None:  # noqa: N802
+            self._error(Refused(405, "this endpoint is read-only"))
+
+        do_DELETE = do_PATCH = do_PUT
+
+        def _query(self, text: str, default_graphs: list[str]) -> None:
+            content_type, body = run_query(build, text, self.headers.get("Accept", ""), default_graphs)
+            self._send(200, content_type, body)
+
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise CqkgError(f"{host}:{port} is already in use (another server?); pass --port") from None
+        raise CqkgError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    server.daemon_threads = True
+    return server
+
+
+def serve(project: Project, host: str, port: int, log: Log) -> None:
+    """Serve until Ctrl-C or SIGTERM, then stop cleanly."""
+    server = make_server(project, host, port, log)
+    shown = f"[{host}]" if ":" in host else host
+    log(
+        f"serving {project.rel(project.store_dir)} read-only at http://{shown}:{port}/ "
+        f"(SPARQL endpoint http://{shown}:{port}/query); Ctrl-C to stop"
+    )
+
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.server_close()
+    log("stopped.")
+
+
+def _ui_page(project: Project) -> bytes:
+    prefixes = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(PREFIXES.items()))
+    data = json.dumps({"prefixes": PREFIXES, "header": prefixes}, ensure_ascii=False).replace("</", "<\\/")
+    page = resources.files("cqkg").joinpath("ui/query.html").read_text(encoding="utf-8")
+    return page.replace("__DATA__", data).replace("__TITLE__", html.escape(project.root.name)).encode()

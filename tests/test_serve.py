@@ -1,0 +1,192 @@
+"""`cqkg serve`: queries, the UI and saved queries; read-only; no SERVICE; signals; a busy port;
+a new build is served as it lands."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import StubServer, copy_project, free_port, run_cli, wait_for
+
+
+def cqkg_exe() -> str:
+    return shutil.which("cqkg", path=os.path.dirname(sys.executable)) or "cqkg"
+
+
+class Served:
+    def __init__(self, project, port=None):
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [cqkg_exe(), "--project", str(project), "serve", "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(self.base + "/", self.proc, timeout=60)
+
+    def get(self, path, accept="application/sparql-results+json"):
+        req = urllib.request.Request(self.base + path, headers={"Accept": accept})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers.get("Content-Type"), r.read()
+
+    def post(self, path, data: bytes, content_type: str, accept="application/sparql-results+json"):
+        req = urllib.request.Request(
+            self.base + path, data=data, method="POST", headers={"Content-Type": content_type, "Accept": accept}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def query(self, text):
+        return self.post(
+            "/query", urllib.parse.urlencode({"query": text}).encode(), "application/x-www-form-urlencoded"
+        )
+
+    def stop(self, sig=signal.SIGINT):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def served(built_project):
+    s = Served(built_project)
+    yield s
+    if s.proc.poll() is None:
+        s.stop()
+
+
+def count(served) -> int:
+    status, body = served.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    assert status == 200, body
+    return int(json.loads(body)["results"]["bindings"][0]["n"]["value"])
+
+
+def test_sparql_protocol_ui_and_saved_queries(served, built_project):
+    status, kind, page = served.get("/", accept="text/html")
+    assert status == 200 and kind.startswith("text/html") and b"Saved queries" in page and b"PREFIX cq:" in page
+    assert count(served) > 5000
+    q = urllib.parse.quote("ASK { ?s ?p ?o }")
+    assert json.loads(served.get(f"/query?query={q}")[2])["boolean"] is True
+    status, body = served.post(
+        "/query", b"SELECT ?s WHERE { ?s ?p ?o } LIMIT 2", "application/sparql-query", accept="text/csv"
+    )
+    assert status == 200 and body.decode().splitlines()[0] == "s"
+    saved = json.loads(served.get("/saved")[2])
+    assert {"cluster-targets", "metrics-for-subject"} <= {q["name"] for q in saved}
+    rows = json.loads(served.get("/saved/metrics-for-subject?subject=cq:SoftwareIndustry")[2])
+    local = json.loads(
+        run_cli(built_project, "query", "metrics-for-subject", "-p", "subject=cq:SoftwareIndustry", "-f", "json").stdout
+    )
+    assert len(rows["results"]["bindings"]) == len(local["results"]["bindings"]) > 0
+    status, body = served.post("/query", b"", "application/x-www-form-urlencoded")
+    assert status == 400
+    with pytest.raises(urllib.error.HTTPError) as e:
+        served.get("/saved/metrics-for-subject?subject=not%20an%20iri")
+    assert e.value.code == 400 and b"expects an IRI" in e.value.read()
+
+
+def test_the_endpoint_is_read_only(served):
+    before = count(served)
+    for path, data, kind in [
+        ("/query", b"update=CLEAR%20ALL", "application/x-www-form-urlencoded"),
+        ("/query", b"CLEAR ALL", "application/sparql-update"),
+        ("/update", b"update=CLEAR%20ALL", "application/x-www-form-urlencoded"),
+        ("/store", b"<http://e/a> <http://e/p> <http://e/o> .", "application/n-triples"),
+    ]:
+        status, _ = served.post(path, data, kind)
+        assert status == 405, path
+    assert count(served) == before
+
+
+SERVICE_QUERIES = [
+    "SELECT * WHERE { SERVICE <{url}> { ?s ?p ?o } }",
+    "PREFIX ex: <http://e/> SELECT * WHERE { VALUES ?z { ex:a\\# } SERVICE <{url}> { ?s ?p ?o } }",
+    "select * where { { select ?s where { service <{url}> { ?s ?p ?o } } } }",
+    'SELECT * WHERE { ?s ?p "#" . SERVICE SILENT <{url}> { ?s ?p ?o } }',
+]
+
+
+@pytest.mark.parametrize("text", SERVICE_QUERIES)
+def test_clients_cannot_make_the_endpoint_call_out(served, text):
+    listener = StubServer(
+        lambda req: (
+            200,
+            {"Content-Type": "application/sparql-results+json"},
+            b'{"head":{"vars":[]},"results":{"bindings":[]}}',
+        )
+    )
+    try:
+        status, body = served.query(text.replace("{url}", listener.base + "/x"))
+        assert status in (400, 403), body
+        assert b"SERVICE" in body
+        time.sleep(0.2)
+        assert listener.requests == []
+    finally:
+        listener.close()
+
+
+def test_a_variable_named_service_is_fine(served):
+    status, body = served.query("SELECT ?service WHERE { ?service ?p ?o } LIMIT 1")
+    assert status == 200, body
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_server_and_frees_the_port(built_project, sig):
+    s = Served(built_project)
+    code, err = s.stop(sig)
+    assert code == 0 and "stopped." in err and "Traceback" not in err
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", s.port))  # nothing holds the port any more
+
+
+def test_a_busy_port_is_one_line_and_exit_2(built_project):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [cqkg_exe(), "--project", str(built_project), "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"Error: 127.0.0.1:{port} is already in use (another server?); pass --port"
+    ]
+
+
+def test_a_new_build_is_served_as_it_lands(tmp_path):
+    proj = copy_project(tmp_path / "p")
+    assert run_cli(proj, "build").exit_code == 0
+    s = Served(proj)
+    try:
+        ask = (
+            "ASK { <https://w3id.org/cqkg/id/obs/qc25-ev-production> "
+            "<https://w3id.org/cqkg/ontology#value> ?v FILTER(?v = {v}) }"
+        )
+        assert json.loads(s.query(ask.replace("{v}", "489300"))[1])["boolean"] is True
+        seed = proj / "seeds" / "2025-h1-quality-chain-new-productive-forces.ttl"
+        seed.write_text(seed.read_text().replace("cqkg:value 489300.0 ;", "cqkg:value 489301.0 ;"))
+        assert json.loads(s.query(ask.replace("{v}", "489300"))[1])["boolean"] is True  # the last build, ...
+        assert run_cli(proj, "build").exit_code == 0
+        assert json.loads(s.query(ask.replace("{v}", "489301"))[1])["boolean"] is True  # ... then the new one
+    finally:
+        code, err = s.stop()
+    assert "the inputs changed since the last build" in err and "a new build landed" in err
