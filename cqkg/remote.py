@@ -472,12 +472,15 @@ def load(
         if url:
             check_url(url)
     http.bind(gsp)
-    before = {g: count_graph(gsp, g, http) for g in graphs}
-    if DEFAULT_GRAPH in graphs and "virtuoso" in http.server.lower():
-        raise CqkgError(
-            "Virtuoso has no default graph of its own (it reads every graph by default): "
-            "load into a named graph (leave out --graph) and query it with --graph"
-        )
+    try:
+        before = {g: count_graph(gsp, g, http) for g in graphs}
+    except CqkgError:
+        if DEFAULT_GRAPH in graphs and "virtuoso" in http.server.lower():
+            raise CqkgError(
+                "Virtuoso has no default graph of its own (its default graph is every graph): "
+                "load into a named graph (leave out --graph); `cqkg query --endpoint` reads that graph"
+            ) from None
+        raise
     occupied = {g: n for g, n in before.items() if n}
     if occupied and not replace:
         listing = ", ".join(f"{graph_ref(g).replace('GRAPH ', '')} ({n} triples)" for g, n in sorted(occupied.items()))

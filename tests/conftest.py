@@ -496,3 +496,111 @@ class StoreProxy(StubServer):
             self.on_cut()
         req.close_connection = True
         req.connection.shutdown(socket.SHUT_RDWR)
+
+
+# ------------------------------------------------------------------ Virtuoso 7 (Debian's virtuoso-opensource)
+
+VIRTUOSO = shutil.which("virtuoso-t")
+ISQL = shutil.which("isql-vt") or shutil.which("isql")
+
+VIRTUOSO_INI = """[Database]
+DatabaseFile = {d}/virtuoso.db
+ErrorLogFile = {d}/virtuoso.log
+LockFile = {d}/virtuoso.lck
+TransactionFile = {d}/virtuoso.trx
+xa_persistent_file = {d}/virtuoso.pxa
+ErrorLogLevel = 7
+FileExtend = 200
+MaxCheckpointRemap = 2000
+Striping = 0
+TempStorage = TempDatabase
+[TempDatabase]
+DatabaseFile = {d}/virtuoso-temp.db
+TransactionFile = {d}/virtuoso-temp.trx
+MaxCheckpointRemap = 2000
+Striping = 0
+[Parameters]
+ServerPort = 127.0.0.1:{sql_port}
+DisableUnixSocket = 1
+MaxClientConnections = 10
+CheckpointInterval = 60
+CaseMode = 2
+DirsAllowed = ., {d}
+NumberOfBuffers = 10000
+MaxDirtyBuffers = 6000
+MaxQueryMem = 500M
+[HTTPServer]
+ServerPort = 127.0.0.1:{http_port}
+ServerRoot = /var/lib/virtuoso-opensource-7/vsp
+MaxClientConnections = 10
+ServerThreads = 10
+Charset = UTF-8
+EnabledGzipContent = 0
+[SPARQL]
+ResultSetMaxRows = 1000000
+MaxQueryExecutionTime = 120
+MaxQueryCostEstimationTime = 0
+"""
+
+
+class VirtuosoServer:
+    """A Virtuoso 7 server of its own (ini and database in `folder`) on free loopback ports, dba's
+    password set through isql; stopped by its PID."""
+
+    password = "dbaTestPw42"  # isql's SET PASSWORD takes it as an identifier: letters and digits
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.sql_port, self.http_port = free_port(), free_port()
+        self.base = f"http://127.0.0.1:{self.http_port}"
+        self.proc = None
+
+    def start(self) -> VirtuosoServer:
+        if VIRTUOSO is None or ISQL is None:
+            message = "Virtuoso is not installed: apt-get install virtuoso-opensource (bash .ci/run does)"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        ini = self.folder / "virtuoso.ini"
+        ini.write_text(VIRTUOSO_INI.format(d=self.folder, sql_port=self.sql_port, http_port=self.http_port))
+        self.proc = subprocess.Popen(
+            [VIRTUOSO, "+configfile", str(ini), "+foreground"],
+            cwd=self.folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.base + "/sparql?query=ASK%7B%7D", self.proc, timeout=120)
+        subprocess.run(
+            [ISQL, f"127.0.0.1:{self.sql_port}", "dba", "dba", f"exec=set password dba {self.password};"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+
+    def graph_count(self, graph: str) -> int:
+        data = sparql_select(
+            self.base + "/sparql", f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}", Http()
+        )
+        return int(data["results"]["bindings"][0]["n"]["value"])
+
+    def graph_names(self, containing: str = "cqkg") -> set[str]:
+        data = sparql_select(self.base + "/sparql", "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }", Http())
+        return {b["g"]["value"] for b in data["results"]["bindings"] if containing in b["g"]["value"]}
+
+
+@pytest.fixture(scope="session")
+def virtuoso(tmp_path_factory):
+    server = VirtuosoServer(tmp_path_factory.mktemp("virtuoso")).start()
+    yield server
+    server.stop()
