@@ -202,8 +202,7 @@ class Catalog:
 
     def names(self) -> list[str]:
         """Every saved query's name, sorted."""
-        if not self.dir.is_dir():
-            raise CqkgError(f"{self.project.rel(self.dir)}: directory not found")
+        self.project.require_dirs("queries")
         return [p.stem for p in self.project.query_files()]
 
     def get(self, name: str) -> SavedQuery:

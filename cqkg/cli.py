@@ -99,14 +99,14 @@ def emit(text: str, output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--project",
-    "project_dir",
-    type=click.Path(file_okay=False),
-    envvar="CQKG_PROJECT",
-    help="Project folder (with ontology/, shapes/, seeds/, queries/). Default: current folder.",
+PROJECT_HELP = (
+    "Project folder (with ontology/, shapes/, seeds/, queries/). Default: CQKG_PROJECT, else the "
+    "nearest folder upwards from here that has ontology/ and seeds/."
 )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--project", "project_dir", type=click.Path(file_okay=False), envvar="CQKG_PROJECT", help=PROJECT_HELP)
 @click.version_option(package_name="cqkg")
 @click.pass_context
 def main(ctx: click.Context, project_dir: str | None) -> None:
@@ -115,7 +115,21 @@ def main(ctx: click.Context, project_dir: str | None) -> None:
     Build a validated RDF graph from the seed articles, query it with saved SPARQL queries,
     export it, and load it into a triple store.
     """
-    ctx.obj = Project.at(project_dir)
+    ctx.obj = project_dir
+
+
+def pass_project(fn: F) -> F:
+    """Give a command the Project, with its own --project too (before or after the command name)."""
+
+    @click.option("--project", "command_project", type=click.Path(file_okay=False), help=PROJECT_HELP)
+    @click.pass_context
+    @functools.wraps(fn)
+    def wrapper(ctx: click.Context, *args: Any, command_project: str | None = None, **kwargs: Any) -> Any:
+        given = command_project or ctx.obj
+        project = Project.at(given) if given else (Project.find(Path.cwd()) or Project.at("."))
+        return fn(project, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def timeout_option(default: float) -> Callable[[F], F]:
@@ -152,7 +166,7 @@ shacl_engine_option = click.option(
 
 @main.command()
 @shacl_engine_option
-@click.pass_obj
+@pass_project
 @user_errors
 def build(project: Project, shacl_engine: str) -> None:
     """Validate the seeds and write the graph and store under build/."""
@@ -180,7 +194,7 @@ def _print_summary(result: Any) -> None:
 @main.command()
 @click.option("--warnings/--no-warnings", default=True, show_default=True, help="Also list warnings.")
 @shacl_engine_option
-@click.pass_obj
+@pass_project
 @user_errors
 def validate(project: Project, warnings: bool, shacl_engine: str) -> None:
     """Check shapes, quotes and quality queries. Exit 0 conforms, 1 violations, 2 bad input."""
@@ -193,7 +207,7 @@ def validate(project: Project, warnings: bool, shacl_engine: str) -> None:
 
 @main.command(name="queries")
 @click.argument("name", required=False)
-@click.pass_obj
+@pass_project
 @user_errors
 def list_queries(project: Project, name: str | None) -> None:
     """List the saved queries, or describe one (its question and parameters)."""
@@ -254,7 +268,7 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
     show_default=True,
     help="Truncate table cells to this width (0 = never); other formats are never truncated.",
 )
-@click.pass_obj
+@pass_project
 @user_errors
 def query(
     project: Project,
@@ -298,7 +312,7 @@ def query(
 @click.option("--format", "-f", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default="turtle", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--asserted-only", is_flag=True, help="Leave out inferred triples.")
-@click.pass_obj
+@pass_project
 @user_errors
 def export(project: Project, fmt: str, output: str | None, asserted_only: bool) -> None:
     """Export the built graph (asserted + inferred by default)."""
@@ -356,7 +370,7 @@ def export(project: Project, fmt: str, output: str | None, asserted_only: bool) 
     help="Retries (with back-off) on connection errors and 502/503/504 answers.",
 )
 @timeout_option(300)
-@click.pass_obj
+@pass_project
 @user_errors
 def load(
     project: Project,
@@ -427,7 +441,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
 @click.option("--port", type=click.IntRange(1, 65535), default=7878, show_default=True)
-@click.pass_obj
+@pass_project
 @user_errors
 def serve(project: Project, host: str, port: int) -> None:
     """Serve the built graph read-only: a query UI at /, SPARQL at /query (SERVICE refused).
@@ -447,7 +461,7 @@ def serve(project: Project, host: str, port: int) -> None:
 @click.option(
     "--verbose", "-v", is_flag=True, help="List every number with what covers it, not only the unaccounted ones."
 )
-@click.pass_obj
+@pass_project
 @user_errors
 def audit(project: Project, verbose: bool) -> None:
     """Check that every number in the source texts is covered by a fact's quote or ignored with a reason."""

@@ -32,6 +32,14 @@ class Project:
         """The project at `root` (default: the current folder), as an absolute path."""
         return cls(Path(root or ".").resolve())
 
+    @classmethod
+    def find(cls, start: Path) -> Project | None:
+        """The nearest folder from `start` upwards that has ontology/ and seeds/, or None."""
+        for d in (start, *start.parents):
+            if (d / "ontology").is_dir() and (d / "seeds").is_dir():
+                return cls(d.resolve())
+        return None
+
     @property
     def ontology_dir(self) -> Path:
         """ontology/: the OWL ontology."""

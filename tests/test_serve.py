@@ -151,8 +151,9 @@ def test_a_signal_stops_the_server_and_frees_the_port(built_project, sig):
     s = Served(built_project)
     code, err = s.stop(sig)
     assert code == 0 and "stopped." in err and "Traceback" not in err
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", s.port))  # nothing holds the port any more
+    with socket.socket() as probe:  # nothing listens on the port any more (TIME_WAIT may linger, as usual)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", s.port))
 
 
 def test_a_busy_port_is_one_line_and_exit_2(built_project):
