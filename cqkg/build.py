@@ -11,6 +11,8 @@ Artefacts under build/ (never edit them by hand):
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -21,16 +23,16 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from . import reason
+from . import __version__, reason
 from .errors import CqkgError
 from .export import export_bytes
-from .project import Project, atomic_output
+from .project import Project, atomic_output, pid_alive
 from .rdfstore import count, dump
 from .report import Report
 from .sources import Sources, load_sources
 from .sparql import ServiceCheckCache
 from .terms import INFERRED_GRAPH, ONTOLOGY_GRAPH
-from .validate import validate_store
+from .validate import shapes_store, validate_store
 
 # Bump when the layout of build/ changes, so an older build is rebuilt rather than misread.
 BUILD_FORMAT_VERSION = 1
@@ -58,6 +60,10 @@ class BuildResult:
     written: bool
 
 
+def _show(node: Any) -> str:
+    return f"<{node.value}>" if isinstance(node, ox.NamedNode) else "a blank node"
+
+
 def assemble(src: Sources) -> ox.Store:
     """The store, with the default graph = the deduplicated union of the named graphs."""
     src.store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
@@ -81,6 +87,31 @@ def run(
     `shacl_engine` is "fast" (shapes compiled to SPARQL) or "pyshacl"; `service_checks`
     remembers which quality-check texts were checked for SERVICE.
     """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        # The inputs as they are before anything is read: an edit during the build then leaves a
+        # manifest that no longer matches them, and the next command builds again.
+        started_from = project.fingerprint()
+        result = _run_once(project, write, log, shacl_engine, service_checks, started_from)
+        if not result.written or project.fingerprint() == started_from:
+            return result
+        if attempt < MAX_ATTEMPTS:
+            log("the inputs changed during the build; building again ...")
+    log(f"warning: the inputs kept changing during {MAX_ATTEMPTS} builds; the next command builds again")
+    return result
+
+
+# A build restarts when its inputs change under it; this many times, then it reports and stops.
+MAX_ATTEMPTS = 3
+
+
+def _run_once(
+    project: Project,
+    write: bool,
+    log: Log,
+    shacl_engine: str,
+    service_checks: ServiceCheckCache | None,
+    fingerprint: str,
+) -> BuildResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     src = load_sources(project)
@@ -90,7 +121,7 @@ def run(
     if disk:
         disk.load(dump(src.store, ox.RdfFormat.N_QUADS), ox.RdfFormat.N_QUADS)
     try:
-        return _infer_validate_write(project, src, disk, timings, t0, log, shacl_engine, service_checks)
+        return _infer_validate_write(project, src, disk, timings, t0, log, shacl_engine, service_checks, fingerprint)
     finally:
         if disk:
             disk.discard()
@@ -105,6 +136,7 @@ def _infer_validate_write(
     log: Log,
     shacl_engine: str,
     service_checks: ServiceCheckCache | None,
+    fingerprint: str,
 ) -> BuildResult:
     store = assemble(src)
     asserted = default_graph_size(store)
@@ -116,13 +148,20 @@ def _infer_validate_write(
         )
     timings["parse"] = time.perf_counter() - t0
 
+    shapes = shapes_store(project)
+    refused = reason.unsupported_axioms(store, shapes)
+    if refused:
+        lines = [f"{src.file_of(s)}: {_show(s)} {term}: {why}" for s, term, why in refused[:10]]
+        more = f"\n(and {len(refused) - 10} more)" if len(refused) > 10 else ""
+        raise CqkgError("OWL that cqkg's inference does not implement (nothing was built):\n" + "\n".join(lines) + more)
+
     # Validate the closure without domain/range typing (see reason.materialise), then complete it.
     t = time.perf_counter()
     reason.materialise(store, typing=False)
     timings["inference"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    report = validate_store(project, src, store, shacl_engine, service_checks)
+    report = validate_store(project, src, store, shapes, shacl_engine, service_checks)
     timings["validation"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -141,7 +180,8 @@ def _infer_validate_write(
         disk,
         {
             "format": BUILD_FORMAT_VERSION,
-            "fingerprint": project.fingerprint(),
+            "cqkg_version": __version__,
+            "fingerprint": fingerprint,
             "asserted_triples": asserted,
             "inferred_triples": inferred,
             "total_triples": total,
@@ -154,16 +194,26 @@ def _infer_validate_write(
 
 
 class StoreWriter:
-    """Fills a new on-disk store under build/ in a background thread, one bulk load after another.
+    """Fills a new on-disk store under build/stores/ in a background thread, one bulk load after another.
 
     pyoxigraph's bulk loader releases the GIL, so the loads overlap the rest of the build. The
-    store only replaces build/store when finish() succeeds; discard() removes what is left.
+    store is written to `stores/<time>-<pid>.tmp` and only becomes `build/store` in
+    write_artefacts; discard() removes what is left of a failed build.
     """
 
     def __init__(self, project: Project):
         self._made_build_dir = not project.build_dir.exists()
-        project.build_dir.mkdir(exist_ok=True)
-        self.path = project.build_dir / f".store-{time.time_ns()}"
+        try:
+            project.build_dir.mkdir(exist_ok=True)
+            remove_leftovers(project)
+            (project.build_dir / STORES).mkdir(exist_ok=True)
+        except OSError as e:
+            raise CqkgError(
+                f"{project.rel(project.build_dir)}: cannot write the build ({e.strerror or e}); "
+                f"build in a folder you can write to, or use 'cqkg validate', which writes nothing"
+            ) from None
+        self.build_dir = project.build_dir
+        self.path = project.build_dir / STORES / f"{time.time_ns()}-{os.getpid()}.tmp"
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="cqkg-store-writer")
         self._jobs: list[Future[None]] = []
         self._store: ox.Store | None = None
@@ -189,48 +239,88 @@ class StoreWriter:
         return self.path
 
     def discard(self) -> None:
-        """Stop, and remove the store unless finish() has handed it over."""
+        """Stop, and remove the store unless write_artefacts has handed it over."""
         for job in self._jobs:
             job.cancel()
         self._pool.shutdown(wait=True)
         self._store = None
         shutil.rmtree(self.path, ignore_errors=True)
-        if self._made_build_dir:  # a failed first build leaves no build/ behind
-            try:
-                self.path.parent.rmdir()
-            except OSError:
-                pass  # not empty: the build succeeded
+        if self._made_build_dir and not (self.build_dir / "manifest.json").exists():
+            shutil.rmtree(self.build_dir, ignore_errors=True)  # a failed first build leaves no build/ behind
+
+
+STORES = "stores"  # build/stores/<generation>: build/store is a symbolic link to the current one
+
+
+def remove_leftovers(project: Project) -> list[str]:
+    """Remove what killed builds left under build/: half-written stores and temporary files whose
+    process is gone (a build running in parallel keeps its own). Returns what was removed."""
+    build = project.build_dir
+    removed = []
+    candidates = list(build.glob(".store-*")) + list(build.glob(f"{STORES}/*.tmp")) + list(build.glob(".*.tmp"))
+    for path in candidates:
+        m = re.search(r"-(\d+)\.tmp$|\.(\d+)\.[^.]+\.tmp$", path.name)
+        pid = int(m.group(1) or m.group(2)) if m else None
+        if pid is not None and pid_alive(pid):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed
+
+
+def _swap_store_link(project: Project, new_store: Path) -> Path | None:
+    """Point build/store at `new_store` in one rename; return the store it pointed at before."""
+    link = project.store_dir
+    previous = None
+    if link.is_symlink():
+        previous = link.resolve()
+    elif link.is_dir():  # the layout of older builds: a plain folder
+        previous = link.with_name(f".store-old-{time.time_ns()}")
+        link.rename(previous)
+    tmp = link.with_name(f".store-link.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(new_store, link.parent), tmp)
+    os.replace(tmp, link)  # readers open build/store: they see the old store or the new, whole
+    return previous
 
 
 def write_artefacts(project: Project, store: ox.Store, disk: StoreWriter, manifest: dict[str, Any]) -> None:
-    """Write store/, graph.ttl and manifest.json; each lands by rename, so a failure keeps the old build.
+    """Write the store, graph.ttl and manifest.json; each lands by rename, so a failure keeps the old build.
 
     `disk` already holds the source graphs and the asserted default graph; the inferred triples
     are added to it (to the default and the inferred graph) in its thread while this one writes
-    graph.ttl.
+    graph.ttl. build/store then points at the new store; the store before it is kept (a query
+    may still be reading it) and older ones are removed.
     """
     build = project.build_dir
     inferred = dump(store, ox.RdfFormat.N_TRIPLES, ox.NamedNode(INFERRED_GRAPH))
     disk.load(inferred, ox.RdfFormat.N_TRIPLES, ox.DefaultGraph())
     disk.load(inferred, ox.RdfFormat.N_TRIPLES, ox.NamedNode(INFERRED_GRAPH))
     turtle, _ = export_bytes(store, "turtle")
-    old = None
-    with atomic_output(build / "graph.ttl", "wb") as f:
-        f.write(turtle)
-        try:
-            new_store = disk.finish()
-        except (OSError, RuntimeError, ValueError) as e:
-            raise CqkgError(f"{project.rel(project.store_dir)}: cannot write the store: {e}") from None
-        old = build / f".store-old-{time.time_ns()}"
-        if project.store_dir.exists():
-            project.store_dir.rename(old)
-        new_store.rename(project.store_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    # The manifest goes last: it is what marks the build as complete and current.
-    with atomic_output(project.manifest_path) as f:
-        json.dump(manifest, f, indent=2, sort_keys=True)
-        f.write("\n")
+    try:
+        with atomic_output(build / "graph.ttl", "wb") as f:
+            f.write(turtle)
+            written = disk.finish()
+            final = written.with_name(written.name.removesuffix(".tmp"))
+            written.rename(final)
+            disk.path = final  # handed over: discard() leaves it alone if what follows fails
+            previous = _swap_store_link(project, final)
+        # The manifest goes last: it is what marks the build as complete and current.
+        with atomic_output(project.manifest_path) as f:
+            json.dump({**manifest, "store": os.path.relpath(final, build)}, f, indent=2, sort_keys=True)
+            f.write("\n")
+    except (OSError, RuntimeError, ValueError) as e:
+        raise CqkgError(f"{project.rel(build)}: cannot write the build: {getattr(e, 'strerror', None) or e}") from None
+    disk.path = build / STORES / ".handed-over"  # nothing for discard() to remove
+    keep = {final.name} | ({previous.name} if previous is not None else set())
+    for old in build.glob(f"{STORES}/*"):
+        if old.name not in keep and not old.name.endswith(".tmp"):
+            shutil.rmtree(old, ignore_errors=True)
+    if previous is not None and previous.parent == build:  # an old plain-folder store
+        shutil.rmtree(previous, ignore_errors=True)
 
 
 def read_manifest(project: Project) -> dict[str, Any] | None:
@@ -248,6 +338,7 @@ def build_is_current(project: Project) -> bool:
     return (
         m is not None
         and m.get("format") == BUILD_FORMAT_VERSION
+        and m.get("cqkg_version") == __version__  # an upgrade may build differently
         and m.get("fingerprint") == project.fingerprint()
         and project.store_dir.is_dir()
     )

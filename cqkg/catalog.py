@@ -115,6 +115,11 @@ class SavedQuery:
             names = ", ".join(declared) or "none"
             raise CqkgError(f"query {self.name!r} has no parameter {unknown[0]!r} (its parameters: {names})")
         out: dict[str, Term] = {}
+        for name, value in given.items():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:  # bytes that are not UTF-8 reach us as lone surrogates
+                raise CqkgError(f"query {self.name!r}: parameter {name!r}: the value is not valid UTF-8 text") from None
         for p in self.params:
             raw = given.get(p.name, p.default)
             if raw is not None:

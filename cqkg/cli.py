@@ -64,7 +64,9 @@ def user_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a write error must surface here, not in Python's exit-time flush
+            return result
         except CqkgError as e:
             click.echo(f"Error: {e}", err=True)
             sys.exit(e.exit_code)
@@ -72,11 +74,14 @@ def user_errors(fn: F) -> F:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
         except BrokenPipeError:
-            # The reader stopped early (`cqkg export | head`): nothing went wrong here. Point
-            # stdout at /dev/null so Python's final flush does not raise again; exit as a shell
-            # reports SIGPIPE.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            _stdout_gone()
             sys.exit(141)
+        except OSError as e:  # writing the output failed (a full disk): never a silent truncation
+            if e.errno is None or e.filename is not None:
+                raise
+            _stdout_gone()
+            click.echo(f"Error: cannot write the output: {e.strerror or e}", err=True)
+            sys.exit(2)
         except Exception as e:  # a bug, not a user error: say so in one line
             if os.environ.get("CQKG_DEBUG"):
                 raise
@@ -88,6 +93,11 @@ def user_errors(fn: F) -> F:
             sys.exit(3)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _stdout_gone() -> None:
+    """Point stdout at /dev/null so Python's final flush does not fail a second time."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def emit(text: str, output: str | None) -> None:

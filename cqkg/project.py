@@ -5,6 +5,7 @@ Kept free of rdflib/pyshacl/owlrl imports: `cqkg query` imports this module on i
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import tempfile
@@ -132,6 +133,28 @@ class Project:
             return str(path)
 
 
+def pid_alive(pid: int) -> bool:
+    """Is there a process with this PID (ours or another user's)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_temporaries(directory: Path, name: str) -> None:
+    """Remove `.NAME.<pid>.<random>.tmp` files that a killed writer left (its PID is gone)."""
+    for tmp in directory.glob(f".{glob.escape(name)}.*.tmp"):
+        pid = tmp.name[len(name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
     """Write to a temporary file beside `path` and rename it into place only on success.
@@ -145,16 +168,21 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise CqkgError(f"{path}: cannot write: directory {directory} does not exist")
+    _remove_stale_temporaries(directory, path.name)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        # The PID in the name tells a later run whether the writer is gone (see below).
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
     except OSError as e:
         raise CqkgError(f"{path}: cannot write: {e.strerror}") from None
     try:
         os.fchmod(fd, 0o644)  # mkstemp's 0600 would make exports unreadable to others
         encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding, newline=None if "b" in mode else "\n") as f:
-            yield f
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, mode, encoding=encoding, newline=None if "b" in mode else "\n") as f:
+                yield f
+            os.replace(tmp, path)
+        except OSError as e:  # a full disk, a quota, an I/O error: the old file stays
+            raise CqkgError(f"{path}: cannot write: {e.strerror or e}") from None
     except BaseException:
         try:
             os.unlink(tmp)

@@ -97,16 +97,18 @@ def run_local(
     subs: dict[ox.Variable, Any] = {ox.Variable(k): v for k, v in bindings.items()}
     try:
         res = store.query(q.text, substitutions=subs or None)
+        if isinstance(res, ox.QueryBoolean):
+            return _boolean(bool(res))
+        if not isinstance(res, ox.QuerySolutions):
+            raise CqkgError(f"query {q.name!r} is not a SELECT or ASK query; saved queries return tables")
+        variables = [v.value for v in res.variables]
+        # Evaluation is lazy: errors (a SERVICE endpoint that is down, a store being replaced)
+        # surface while the rows are read, so they are read here.
+        return QueryResult(variables, [tuple(sol[v] for v in variables) for sol in res])
     except SyntaxError as e:
         raise _syntax_error(q, e) from None
     except (OSError, RuntimeError, ValueError) as e:
         raise CqkgError(f"{q.path.name}: query {q.name!r} failed: {e}") from None
-    if isinstance(res, ox.QueryBoolean):
-        return _boolean(bool(res))
-    if not isinstance(res, ox.QuerySolutions):
-        raise CqkgError(f"query {q.name!r} is not a SELECT or ASK query; saved queries return tables")
-    variables = [v.value for v in res.variables]
-    return QueryResult(variables, [tuple(sol[v] for v in variables) for sol in res])
 
 
 def run_remote(

@@ -7,9 +7,11 @@ while rules after it add triples it reads. tests/test_reason.py checks the resul
 instance-level closure (the reference reasoner lives in tests/owlrl_reference.py).
 
 Rules (OWL 2 RL names): cax-sco, cax-eqc1/2 (via the subclass closure), prp-dom, prp-rng,
-prp-spo1, prp-eqp1/2, prp-inv1/2, prp-symp, prp-trp, prp-spo2 (chains of two properties).
-Not materialised: owl:sameAs consequences of functional/inverse-functional properties and
-inconsistency rules; the SHACL shapes reject data that would trigger them instead.
+prp-spo1, prp-eqp1/2, prp-inv1/2, prp-symp, prp-trp, prp-spo2 (property chains of any length).
+Functional properties are accepted only with a SHACL `sh:maxCount 1` on them (prp-fp would make
+two values owl:sameAs; the shapes reject the data instead). Every other OWL construct, and
+owl:sameAs in the data, is refused by unsupported_axioms(), naming the axiom: a reasoner that
+silently ignores an axiom gives answers that look complete and are not.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from .errors import CqkgError
 from .rdfstore import count, select
-from .terms import INFERRED_GRAPH, OWL, RDF, RDFS
+from .terms import INFERRED_GRAPH, OWL, RDF, RDFS, SH
 
 
 class Schema:
@@ -45,16 +48,26 @@ class Schema:
         self.inverse = sorted(set(inv) | {(q, p) for p, q in inv}, key=str)
         self.symmetric = [r[0] for r in select(store, f"SELECT ?p WHERE {{ ?p a <{OWL}SymmetricProperty> }}")]
         self.transitive = [r[0] for r in select(store, f"SELECT ?p WHERE {{ ?p a <{OWL}TransitiveProperty> }}")]
-        self.chains = [
-            (r[0], r[1], r[2])
-            for r in select(
-                store,
-                f"""
-            SELECT ?r ?p ?q WHERE {{
-              ?r <{OWL}propertyChainAxiom> ?l . ?l <{RDF}first> ?p ; <{RDF}rest> ?l2 .
-              ?l2 <{RDF}first> ?q ; <{RDF}rest> <{RDF}nil> }}""",
-            )
-        ]
+        self.chains: list[tuple[Any, list[Any]]] = []  # (super-property, [links]) of any length
+        for r in select(store, f"SELECT ?r ?l WHERE {{ ?r <{OWL}propertyChainAxiom> ?l }}"):
+            links = _rdf_list(store, r[1])
+            if links is not None and len(links) >= 2 and all(isinstance(p, ox.NamedNode) for p in links):
+                self.chains.append((r[0], links))
+        self.chains.sort(key=str)
+
+
+def _rdf_list(store: ox.Store, head: Any) -> list[Any] | None:
+    """The members of an RDF list in the default graph, or None when it is malformed."""
+    out: list[Any] = []
+    nil = ox.NamedNode(RDF + "nil")
+    while head != nil:
+        first = [q.object for q in store.quads_for_pattern(head, ox.NamedNode(RDF + "first"), None, ox.DefaultGraph())]
+        rest = [q.object for q in store.quads_for_pattern(head, ox.NamedNode(RDF + "rest"), None, ox.DefaultGraph())]
+        if len(first) != 1 or len(rest) != 1 or len(out) > 1000:
+            return None
+        out.append(first[0])
+        head = rest[0]
+    return out
 
 
 def _closure(pairs: list[tuple[Any, Any]]) -> dict[Any, set[Any]]:
@@ -128,14 +141,19 @@ def rules(schema: Schema, typing: bool = True) -> list[Rule]:
         )
     for p in schema.transitive:  # closed: the property path follows chains of any length
         add(f"?x {p} ?z .", f"?x {p} ?y . ?y {p}+ ?z .", {p}, {p})
-    if schema.chains:
+    two = [(r, links[0], links[1]) for r, links in schema.chains if len(links) == 2]
+    if two:  # the common case, one update for all of them
         add(
             "?x ?r ?z .",
-            f"{_values('?r ?p ?q', schema.chains)} ?x ?p ?y . ?y ?q ?z .",
-            {t for _, p, q in schema.chains for t in (p, q)},
-            {r for r, _, _ in schema.chains},
+            f"{_values('?r ?p ?q', two)} ?x ?p ?y . ?y ?q ?z .",
+            {t for _, p, q in two for t in (p, q)},
+            {r for r, _, _ in two},
             closed=False,
         )
+    for r, links in schema.chains:  # longer chains, one update each
+        if len(links) > 2:
+            steps = " ".join(f"?y{i} {p} ?y{i + 1} ." for i, p in enumerate(links))
+            add(f"?y0 {r} ?y{len(links)} .", steps, set(links), {r}, closed=False)
     types, reads = [], set()
     if typing and schema.domain:
         types.append(f"{{ {_values('?p ?c', schema.domain)} ?x ?p ?o . }}")
@@ -173,9 +191,15 @@ def materialise(store: ox.Store, typing: bool = True, untyped_done: bool = False
     todo = rules(Schema(store), typing=typing)
     dirty = [r.typing or not untyped_done for r in todo]
     n = inferred_count(store)
-    for _ in range(max_rounds):
+    for _ in range(max_rounds + 1):
         if not any(dirty):
             break
+        if _ == max_rounds:
+            raise CqkgError(
+                f"inference did not reach a fixpoint in {max_rounds} rounds; the closure is incomplete "
+                f"(this is a bug in the rule scheduling: please report it with the ontology)",
+                exit_code=1,
+            )
         for i, rule in enumerate(todo):
             if not dirty[i]:
                 continue
@@ -187,3 +211,83 @@ def materialise(store: ox.Store, typing: bool = True, untyped_done: bool = False
                 for j in fed:
                     dirty[j] = True
     return inferred_count(store)  # rules that feed nothing were not counted after they ran
+
+
+# --------------------------------------------------------------------------- what is refused
+
+# OWL vocabulary whose consequences the rules above do not derive, with what to do instead.
+_REFUSED = {
+    "sameAs": "owl:sameAs is not materialised: use one IRI for the thing (skos:exactMatch links two that differ)",
+    "differentFrom": "owl:differentFrom only detects inconsistencies, which cqkg does not check",
+    "AllDifferent": "owl:AllDifferent only detects inconsistencies, which cqkg does not check",
+    "hasValue": "class restrictions (owl:hasValue) are not materialised: state the triples, or check with SHACL",
+    "someValuesFrom": "class restrictions (owl:someValuesFrom) are not materialised: state the triples",
+    "allValuesFrom": "class restrictions (owl:allValuesFrom) are not materialised: state the types",
+    "intersectionOf": "class expressions (owl:intersectionOf) are not materialised: use named classes",
+    "unionOf": "class expressions (owl:unionOf) are not materialised: use named classes",
+    "complementOf": "class expressions (owl:complementOf) are not materialised",
+    "oneOf": "enumerations (owl:oneOf) are not materialised: use sh:in in a shape",
+    "maxCardinality": "cardinality restrictions are not enforced by inference: use sh:maxCount in a shape",
+    "minCardinality": "cardinality restrictions are not enforced by inference: use sh:minCount in a shape",
+    "cardinality": "cardinality restrictions are not enforced by inference: use sh:minCount/sh:maxCount",
+    "maxQualifiedCardinality": "cardinality restrictions are not enforced: use sh:qualifiedMaxCount in a shape",
+    "minQualifiedCardinality": "cardinality restrictions are not enforced: use sh:qualifiedMinCount in a shape",
+    "qualifiedCardinality": "cardinality restrictions are not enforced: use sh:qualifiedValueShape in a shape",
+    "hasKey": "owl:hasKey (which derives owl:sameAs) is not materialised",
+    "InverseFunctionalProperty": "inverse-functional properties (which derive owl:sameAs) are not materialised",
+    "disjointWith": "class disjointness only detects inconsistencies: check it with a *-violation query",
+    "AllDisjointClasses": "class disjointness only detects inconsistencies: check it with a *-violation query",
+    "propertyDisjointWith": "property disjointness only detects inconsistencies",
+    "AsymmetricProperty": "asymmetric properties only detect inconsistencies",
+    "IrreflexiveProperty": "irreflexive properties only detect inconsistencies",
+    "ReflexiveProperty": "reflexive properties are not materialised",
+    "NegativePropertyAssertion": "negative property assertions are not checked",
+    "imports": "owl:imports is not followed: put the imported axioms in ontology/",
+}
+
+
+def unsupported_axioms(store: ox.Store, shapes: ox.Store | None = None) -> list[tuple[Any, str, str]]:
+    """(subject, OWL term, reason) for each axiom in the default graph the rules cannot honour.
+
+    `shapes` holds the SHACL shapes: a functional property is honoured when a shape caps it
+    with sh:maxCount 1.
+    """
+    out: list[tuple[Any, str, str]] = []
+    terms = " ".join(f"<{OWL}{n}>" for n in _REFUSED)
+    for r in select(
+        store,
+        f"""SELECT DISTINCT ?s ?t WHERE {{
+              {{ ?s ?t ?o }} UNION {{ ?s a ?t }} VALUES ?t {{ {terms} }} }} ORDER BY ?s ?t""",
+    ):
+        s, t = r[0], r[1]
+        assert t is not None
+        out.append((s, "owl:" + t.value[len(OWL) :], _REFUSED[t.value[len(OWL) :]]))
+    for r in select(store, f"SELECT ?p ?q WHERE {{ ?p <{OWL}inverseOf> ?q FILTER(!isIRI(?p) || !isIRI(?q)) }}"):
+        out.append((r[0], "owl:inverseOf", "an inverse of an anonymous property expression is not supported"))
+    for r in select(
+        store,
+        f"""SELECT ?c ?d WHERE {{
+              {{ ?c <{RDFS}subClassOf> ?d }} UNION {{ ?c <{OWL}equivalentClass> ?d }}
+              FILTER(isBlank(?c) || isBlank(?d)) }}""",
+    ):
+        out.append((r[0], "rdfs:subClassOf", "a class expression (blank node) in a class axiom is not supported"))
+    for r in select(store, f"SELECT ?r ?l WHERE {{ ?r <{OWL}propertyChainAxiom> ?l }}"):
+        links = _rdf_list(store, r[1])
+        if links is None or len(links) < 2 or not all(isinstance(p, ox.NamedNode) for p in links):
+            out.append((r[0], "owl:propertyChainAxiom", "the chain must be a list of two or more named properties"))
+    capped: set[str] = set()
+    if shapes is not None:
+        query = f"SELECT DISTINCT ?p WHERE {{ ?s <{SH}path> ?p ; <{SH}maxCount> ?n FILTER(isIRI(?p) && ?n = 1) }}"
+        capped = {r[0].value for r in select(shapes, query) if r[0] is not None}
+    for r in select(store, f"SELECT ?p WHERE {{ ?p a <{OWL}FunctionalProperty> }} ORDER BY ?p"):
+        p = r[0]
+        if shapes is not None and isinstance(p, ox.NamedNode) and p.value not in capped:
+            out.append(
+                (
+                    p,
+                    "owl:FunctionalProperty",
+                    "a second value would make two things owl:sameAs, which is not "
+                    "materialised: cap the property with sh:maxCount 1 in a shape",
+                )
+            )
+    return out

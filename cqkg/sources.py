@@ -9,6 +9,7 @@ sources; the quote check and the number audit both read it.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,7 +145,7 @@ def load_sources(project: Project) -> Sources:
         src.graph_files[ONTOLOGY_GRAPH] = project.rel(f)
     _canonicalise_blank_nodes(store, ONTOLOGY_GRAPH, None)
     for f in project.seed_files():
-        g = _source_document_of(f) or GRAPH + "seeds/" + f.stem
+        g = _source_document_of(f) or GRAPH + "seeds/" + urllib.parse.quote(f.stem)
         if g in src.graph_files:
             raise CqkgError(
                 f"{project.rel(f)}: describes the same source document as "

@@ -162,12 +162,12 @@ def validate_store(
     project: Project,
     src: Sources,
     store: ox.Store,
+    shapes: ox.Store,
     shacl_engine: str = "fast",
     service_checks: ServiceCheckCache | None = None,
 ) -> Report:
     """Run every check on the store's default graph and collect one Report."""
     names = labels(store)
-    shapes = shapes_store(project)
     # The quote check is Python work; it overlaps with the SPARQL checks, which run without the
     # GIL. The quality-check queries share the cores with the SHACL queries rather than wait for them.
     with ThreadPoolExecutor(2) as pool:
