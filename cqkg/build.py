@@ -81,6 +81,7 @@ def run(
     log: Log = _quiet,
     shacl_engine: str = "fast",
     service_checks: ServiceCheckCache | None = None,
+    strict_shacl: bool = False,
 ) -> BuildResult:
     """Build (or, with write=False, only validate) the project's graph.
 
@@ -91,7 +92,7 @@ def run(
         # The inputs as they are before anything is read: an edit during the build then leaves a
         # manifest that no longer matches them, and the next command builds again.
         started_from = project.fingerprint()
-        result = _run_once(project, write, log, shacl_engine, service_checks, started_from)
+        result = _run_once(project, write, log, shacl_engine, service_checks, started_from, strict_shacl)
         if not result.written or project.fingerprint() == started_from:
             return result
         if attempt < MAX_ATTEMPTS:
@@ -111,6 +112,7 @@ def _run_once(
     shacl_engine: str,
     service_checks: ServiceCheckCache | None,
     fingerprint: str,
+    strict_shacl: bool,
 ) -> BuildResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -121,7 +123,9 @@ def _run_once(
     if disk:
         disk.load(dump(src.store, ox.RdfFormat.N_QUADS), ox.RdfFormat.N_QUADS)
     try:
-        return _infer_validate_write(project, src, disk, timings, t0, log, shacl_engine, service_checks, fingerprint)
+        return _infer_validate_write(
+            project, src, disk, timings, t0, log, shacl_engine, service_checks, fingerprint, strict_shacl
+        )
     finally:
         if disk:
             disk.discard()
@@ -137,6 +141,7 @@ def _infer_validate_write(
     shacl_engine: str,
     service_checks: ServiceCheckCache | None,
     fingerprint: str,
+    strict_shacl: bool,
 ) -> BuildResult:
     store = assemble(src)
     asserted = default_graph_size(store)
@@ -161,7 +166,7 @@ def _infer_validate_write(
     timings["inference"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    report = validate_store(project, src, store, shapes, shacl_engine, service_checks)
+    report = validate_store(project, src, store, shapes, shacl_engine, service_checks, strict_shacl, log)
     timings["validation"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -197,7 +202,7 @@ class StoreWriter:
     """Fills a new on-disk store under build/stores/ in a background thread, one bulk load after another.
 
     pyoxigraph's bulk loader releases the GIL, so the loads overlap the rest of the build. The
-    store is written to `stores/<time>-<pid>.tmp` and only becomes `build/store` in
+    store is written to `stores/<time>-<pid>.partial` and only becomes `build/store` in
     write_artefacts; discard() removes what is left of a failed build.
     """
 
@@ -213,7 +218,8 @@ class StoreWriter:
                 f"build in a folder you can write to, or use 'cqkg validate', which writes nothing"
             ) from None
         self.build_dir = project.build_dir
-        self.path = project.build_dir / STORES / f"{time.time_ns()}-{os.getpid()}.tmp"
+        # Not ".tmp": RocksDB's backup of `stores/X` goes through a folder `stores/X.tmp` of its own.
+        self.path = project.build_dir / STORES / f"{time.time_ns()}-{os.getpid()}.partial"
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="cqkg-store-writer")
         self._jobs: list[Future[None]] = []
         self._store: ox.Store | None = None
@@ -227,16 +233,24 @@ class StoreWriter:
             self._store = ox.Store(str(self.path))
         self._store.bulk_load(data, format=fmt, **({} if graph is None else {"to_graph": graph}))
 
-    def finish(self) -> Path:
-        """Wait for every load, close the store and return its path; raises the first failure."""
+    def finish(self, final: Path) -> None:
+        """Wait for every load and leave a consistent copy of the store at `final`; raises the first failure.
+
+        The copy is a RocksDB backup (hard links on the same file system, so it costs little): a
+        closed, complete store that readers may open at once, whatever the writer's own files are
+        still doing. Renaming the written folder instead let readers see files RocksDB had not
+        finished with ("Sst file size mismatch").
+        """
         try:
             for job in self._jobs:
                 job.result()
-            if self._store is not None:
-                self._store.flush()
+            if self._store is None:
+                self._store = ox.Store(str(self.path))
+            self._store.flush()
+            self._store.backup(str(final))
         finally:
-            self._store = None  # closes the RocksDB store, so it can be renamed and reopened
-        return self.path
+            self._store = None
+            shutil.rmtree(self.path, ignore_errors=True)
 
     def discard(self) -> None:
         """Stop, and remove the store unless write_artefacts has handed it over."""
@@ -257,9 +271,14 @@ def remove_leftovers(project: Project) -> list[str]:
     process is gone (a build running in parallel keeps its own). Returns what was removed."""
     build = project.build_dir
     removed = []
-    candidates = list(build.glob(".store-*")) + list(build.glob(f"{STORES}/*.tmp")) + list(build.glob(".*.tmp"))
+    candidates = (
+        list(build.glob(".store-*"))
+        + list(build.glob(f"{STORES}/*.partial"))
+        + list(build.glob(f"{STORES}/*.tmp"))
+        + list(build.glob(".*.tmp"))
+    )
     for path in candidates:
-        m = re.search(r"-(\d+)\.tmp$|\.(\d+)\.[^.]+\.tmp$", path.name)
+        m = re.search(r"-(\d+)\.(?:partial|tmp)$|\.(\d+)\.[^.]+\.tmp$", path.name)
         pid = int(m.group(1) or m.group(2)) if m else None
         if pid is not None and pid_alive(pid):
             continue
@@ -303,10 +322,8 @@ def write_artefacts(project: Project, store: ox.Store, disk: StoreWriter, manife
     try:
         with atomic_output(build / "graph.ttl", "wb") as f:
             f.write(turtle)
-            written = disk.finish()
-            final = written.with_name(written.name.removesuffix(".tmp"))
-            written.rename(final)
-            disk.path = final  # handed over: discard() leaves it alone if what follows fails
+            final = disk.path.with_name(disk.path.name.removesuffix(".partial"))
+            disk.finish(final)
             previous = _swap_store_link(project, final)
         # The manifest goes last: it is what marks the build as complete and current.
         with atomic_output(project.manifest_path) as f:
@@ -314,10 +331,9 @@ def write_artefacts(project: Project, store: ox.Store, disk: StoreWriter, manife
             f.write("\n")
     except (OSError, RuntimeError, ValueError) as e:
         raise CqkgError(f"{project.rel(build)}: cannot write the build: {getattr(e, 'strerror', None) or e}") from None
-    disk.path = build / STORES / ".handed-over"  # nothing for discard() to remove
     keep = {final.name} | ({previous.name} if previous is not None else set())
     for old in build.glob(f"{STORES}/*"):
-        if old.name not in keep and not old.name.endswith(".tmp"):
+        if old.name not in keep and not old.name.endswith((".partial", ".tmp")):
             shutil.rmtree(old, ignore_errors=True)
     if previous is not None and previous.parent == build:  # an old plain-folder store
         shutil.rmtree(previous, ignore_errors=True)
@@ -346,8 +362,10 @@ def build_is_current(project: Project) -> bool:
 
 def open_store(project: Project) -> ox.Store:
     """The built store, opened read-only."""
+    # Resolve build/store once: RocksDB opens each file by path, and a link that flips to a new
+    # build half-way would mix two stores' files ("Sst file size mismatch").
     try:
-        return ox.Store.read_only(str(project.store_dir))
+        return ox.Store.read_only(str(project.store_dir.resolve()))
     except OSError as e:
         raise CqkgError(f"{project.rel(project.store_dir)}: cannot open the built store: {e}") from None
 

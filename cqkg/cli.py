@@ -164,6 +164,12 @@ def _graph_option(graph: str) -> str | None:
         raise CqkgError(f"--graph {graph!r} is not an IRI ({e})") from None
 
 
+strict_shacl_option = click.option(
+    "--strict-shacl",
+    is_flag=True,
+    help="Refuse shapes the compiled validator does not implement, instead of falling back to pyshacl.",
+)
+
 shacl_engine_option = click.option(
     "--shacl-engine",
     type=click.Choice(["fast", "pyshacl"]),
@@ -176,13 +182,16 @@ shacl_engine_option = click.option(
 
 @main.command()
 @shacl_engine_option
+@strict_shacl_option
 @pass_project
 @user_errors
-def build(project: Project, shacl_engine: str) -> None:
+def build(project: Project, shacl_engine: str, strict_shacl: bool) -> None:
     """Validate the seeds and write the graph and store under build/."""
     from . import build as b
 
-    result = b.run(project, log=log, shacl_engine=shacl_engine, service_checks=service_checks())
+    result = b.run(
+        project, log=log, shacl_engine=shacl_engine, service_checks=service_checks(), strict_shacl=strict_shacl
+    )
     _print_summary(result)
     if not result.report.conforms:
         click.echo(result.report.text(), err=True)
@@ -204,13 +213,21 @@ def _print_summary(result: Any) -> None:
 @main.command()
 @click.option("--warnings/--no-warnings", default=True, show_default=True, help="Also list warnings.")
 @shacl_engine_option
+@strict_shacl_option
 @pass_project
 @user_errors
-def validate(project: Project, warnings: bool, shacl_engine: str) -> None:
+def validate(project: Project, warnings: bool, shacl_engine: str, strict_shacl: bool) -> None:
     """Check shapes, quotes and quality queries. Exit 0 conforms, 1 violations, 2 bad input."""
     from . import build as b
 
-    result = b.run(project, write=False, log=log, shacl_engine=shacl_engine, service_checks=service_checks())
+    result = b.run(
+        project,
+        write=False,
+        log=log,
+        shacl_engine=shacl_engine,
+        service_checks=service_checks(),
+        strict_shacl=strict_shacl,
+    )
     click.echo(result.report.text(show_warnings=warnings))
     sys.exit(0 if result.report.conforms else 1)
 

@@ -277,7 +277,10 @@ def unsupported_axioms(store: ox.Store, shapes: ox.Store | None = None) -> list[
             out.append((r[0], "owl:propertyChainAxiom", "the chain must be a list of two or more named properties"))
     capped: set[str] = set()
     if shapes is not None:
-        query = f"SELECT DISTINCT ?p WHERE {{ ?s <{SH}path> ?p ; <{SH}maxCount> ?n FILTER(isIRI(?p) && ?n = 1) }}"
+        query = (
+            f"SELECT DISTINCT ?p WHERE {{ {{ ?s <{SH}path> ?p ; <{SH}maxCount> ?n }} UNION "
+            f"{{ GRAPH ?g {{ ?s <{SH}path> ?p ; <{SH}maxCount> ?n }} }} FILTER(isIRI(?p) && ?n = 1) }}"
+        )
         capped = {r[0].value for r in select(shapes, query) if r[0] is not None}
     for r in select(store, f"SELECT ?p WHERE {{ ?p a <{OWL}FunctionalProperty> }} ORDER BY ?p"):
         p = r[0]

@@ -1,35 +1,44 @@
 """A SHACL Core validator that compiles shapes to SPARQL and runs them inside pyoxigraph.
 
-pyshacl walks the graph in Python (~54 s at 100k triples, ~455 s at 1M). Every constraint our
-shapes use is a set question ("which focus nodes lack a value?", "which values have the wrong
-datatype?") that one SPARQL query answers in the store, so this module turns each constraint
-into one query and combines the answers for sh:or / sh:and / sh:not / sh:xone in Python.
+pyshacl walks the graph in Python (~54 s at 100k triples, ~455 s at 1M). Every constraint is a
+set question ("which focus nodes lack a value?", "which values have the wrong datatype?") that
+one SPARQL query answers in the store, so this module turns each constraint into one query and
+combines the answers for sh:or / sh:and / sh:not / sh:xone in Python.
 
 Supported: targets (sh:targetClass with rdfs:subClassOf*, sh:targetNode, sh:targetSubjectsOf,
-sh:targetObjectsOf, implicit class targets); predicate and inverse paths; sh:minCount,
-sh:maxCount, sh:datatype (with lexical validity), sh:class, sh:nodeKind, sh:in, sh:hasValue,
-sh:languageIn, sh:min/maxInclusive, sh:min/maxExclusive, sh:pattern, sh:qualifiedValueShape
-with sh:qualifiedMin/MaxCount; sh:or, sh:and, sh:not, sh:xone and sh:node over node shapes and
-(when their members only test single values) over values; sh:severity, sh:message,
-sh:deactivated. Anything else raises Unsupported, and the caller falls back to pyshacl.
+sh:targetObjectsOf, implicit class targets); every SHACL path (predicate, inverse, sequence,
+alternative, zero-or-more, one-or-more, zero-or-one: each is a SPARQL property path);
+sh:minCount, sh:maxCount, sh:datatype (with lexical validity), sh:class, sh:nodeKind, sh:in,
+sh:hasValue, sh:languageIn, sh:uniqueLang, sh:min/maxInclusive, sh:min/maxExclusive,
+sh:minLength, sh:maxLength, sh:pattern with sh:flags, sh:equals, sh:disjoint, sh:lessThan,
+sh:lessThanOrEquals, sh:closed with sh:ignoredProperties, sh:qualifiedValueShape with
+sh:qualifiedMin/MaxCount; sh:or, sh:and, sh:not, sh:xone and sh:node over node shapes and (when
+their members only test single values) over values; sh:severity, sh:message, sh:deactivated.
 
-tests/test_shacl.py checks the results equal pyshacl's on the seed graph, every fixture and a
-synthetic graph with injected errors.
+Anything else raises Unsupported, naming the shape and the component, and the caller falls back
+to pyshacl (announced) or, with --strict-shacl, refuses. SHACL-SPARQL (sh:sparql) and malformed
+parameters raise ShapeError: they are refused, whatever the engine.
+
+tests/test_shacl.py checks the results equal pyshacl's for every supported component on
+conforming and violating fixtures, the seed graph and a synthetic graph with injected errors.
 """
 
 from __future__ import annotations
 
 import functools
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyoxigraph as ox
 
+from .errors import CqkgError
 from .parallel import run_all
 from .rdfstore import select
 from .terms import OWL, RDF, RDFS, SH, XSD
 
 INVALID = "<urn:cqkg:invalid-lexical-form>"
+SHAPES_GRAPH = "urn:cqkg:shapes-file:"  # + the shapes file's path: one named graph per file
 
 # Datatypes whose lexical validity SPARQL can test with a cast.
 _CASTABLE = {
@@ -48,10 +57,17 @@ _CASTABLE = {
         "duration",
     )
 }
+_COUNTS = ("minCount", "maxCount", "qualifiedMinCount", "qualifiedMaxCount", "minLength", "maxLength")
+_NODE_KINDS = ("IRI", "BlankNode", "Literal", "BlankNodeOrIRI", "BlankNodeOrLiteral", "IRIOrLiteral")
+_SPARQL_BASED = ("sparql", "select", "ask", "SPARQLConstraint", "SPARQLTarget", "target", "rule", "SPARQLRule")
 
 
 class Unsupported(Exception):
-    """The shapes use a SHACL feature this validator does not implement."""
+    """The shapes use a SHACL feature this validator does not implement (pyshacl does)."""
+
+
+class ShapeError(CqkgError):
+    """A shape that cannot be used at all: a malformed parameter, or SHACL-SPARQL."""
 
 
 @dataclass(frozen=True)
@@ -59,87 +75,63 @@ class ShaclResult:
     """One sh:ValidationResult, with terms in N-Triples form (comparable with pyshacl's)."""
 
     focus: str  # N-Triples form of the focus node
-    path: str | None  # IRI of the path predicate (None for node-level results)
+    path: str | None  # the path: an IRI for a predicate path, else its SPARQL form; None: node-level
     value: str | None  # N-Triples form of the value node, when the constraint is about a value
     severity: str  # IRI of sh:Violation / sh:Warning / sh:Info
     component: str  # IRI of the constraint component
     message: str
     shape: str
+    simple_path: bool = True  # path is a single predicate (an IRI)
 
 
 @dataclass
 class Shape:
     """A node or property shape: its path, targets, constraint parameters and nested property shapes."""
 
-    node: object
+    node: Any
     is_property: bool = False
-    path: str | None = None
-    inverse: bool = False
-    targets: list = field(default_factory=list)  # (kind, iri)
-    params: dict = field(default_factory=dict)  # constraint parameter IRI -> list of objects
-    properties: list = field(default_factory=list)
+    path: str | None = None  # the SPARQL property path, e.g. <p> or ^<p> or (<p>/<q>)*
+    predicate: str | None = None  # the IRI when the path is a single predicate
+    targets: list[tuple[str, Any]] = field(default_factory=list)
+    params: dict[str, list[Any]] = field(default_factory=dict)  # constraint parameter IRI -> objects
+    properties: list[Shape] = field(default_factory=list)
     severity: str = SH + "Violation"
     message: str | None = None
+    deactivated: bool = False
 
 
 def _nt(term: Any) -> str:
     return str(term)
 
 
+def _true(term: Any) -> bool:
+    return isinstance(term, ox.Literal) and term.value in ("true", "1") and term.datatype.value == XSD + "boolean"
+
+
 class ShapesGraph:
-    """The shapes, read from a pyoxigraph store holding the shapes graph."""
+    """The shapes, read from a pyoxigraph store holding the shapes graph (one named graph per file)."""
 
     SIMPLE = {
         SH + n
         for n in (
-            "minCount",
-            "maxCount",
-            "datatype",
-            "class",
-            "nodeKind",
-            "in",
-            "hasValue",
-            "languageIn",
-            "minInclusive",
-            "maxInclusive",
-            "minExclusive",
-            "maxExclusive",
-            "pattern",
-            "flags",
-            "qualifiedValueShape",
-            "qualifiedMinCount",
-            "qualifiedMaxCount",
-            "or",
-            "and",
-            "not",
-            "xone",
-            "node",
-            "qualifiedValueShapesDisjoint",
+            "minCount", "maxCount", "datatype", "class", "nodeKind", "in", "hasValue", "languageIn", "uniqueLang",
+            "minInclusive", "maxInclusive", "minExclusive", "maxExclusive", "minLength", "maxLength", "pattern",
+            "equals", "disjoint", "lessThan", "lessThanOrEquals", "closed", "qualifiedValueShape", "qualifiedMinCount",
+            "qualifiedMaxCount", "or", "and", "not", "xone", "node", "qualifiedValueShapesDisjoint",
         )
-    }
+    }  # fmt: skip
     IGNORED = {
         SH + n
         for n in (
-            "path",
-            "property",
-            "severity",
-            "message",
-            "targetClass",
-            "targetNode",
-            "targetSubjectsOf",
-            "targetObjectsOf",
-            "name",
-            "description",
-            "order",
-            "group",
-            "deactivated",
-            "defaultValue",
+            "path", "property", "severity", "message", "targetClass", "targetNode", "targetSubjectsOf",
+            "targetObjectsOf", "name", "description", "order", "group", "deactivated", "defaultValue", "flags",
+            "ignoredProperties", "prefixes", "declare", "labelTemplate",
         )
-    } | {RDF + "type", RDFS + "label", RDFS + "comment"}
+    } | {RDF + "type", RDFS + "label", RDFS + "comment"}  # fmt: skip
 
     def __init__(self, store: ox.Store):
         self.g = store
-        self.cache: dict = {}
+        self.cache: dict[Any, Shape] = {}
 
     def objects(self, s: Any, p: str) -> list[Any]:
         """Objects of (s, p) in the shapes graph."""
@@ -150,16 +142,55 @@ class ShapesGraph:
         objs = self.objects(s, p)
         return objs[0] if objs else None
 
+    def file_of(self, node: Any) -> str:
+        """The shapes file that describes `node` (for messages)."""
+        for q in self.g.quads_for_pattern(node, None, None, None):
+            if isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value.startswith(SHAPES_GRAPH):
+                return urllib.parse.unquote(q.graph_name.value[len(SHAPES_GRAPH) :])
+        return "shapes"
+
+    def where(self, node: Any) -> str:
+        """'FILE: shape <IRI>' (or 'FILE: the property shape on <PATH>') for messages."""
+        if isinstance(node, ox.NamedNode):
+            return f"{self.file_of(node)}: shape <{node.value}>"
+        path = self.one(node, SH + "path")
+        if isinstance(path, ox.NamedNode):
+            return f"{self.file_of(node)}: the property shape on <{path.value}>"
+        return f"{self.file_of(node)}: a blank-node shape"
+
     def rdf_list(self, head: Any) -> list[Any]:
         """The members of an RDF list in the shapes graph."""
-        out = []
+        out: list[Any] = []
         while head is not None and not (isinstance(head, ox.NamedNode) and head.value == RDF + "nil"):
             first = self.one(head, RDF + "first")
-            if first is None:
-                raise Unsupported("malformed RDF list in the shapes")
+            if first is None or len(out) > 10_000:
+                raise ShapeError(f"{self.file_of(head)}: a malformed RDF list in the shapes")
             out.append(first)
             head = self.one(head, RDF + "rest")
         return out
+
+    def sparql_path(self, node: Any, path: Any) -> str:
+        """A SHACL path as a SPARQL property path."""
+        if isinstance(path, ox.NamedNode):
+            return f"<{path.value}>"
+        if isinstance(path, ox.BlankNode):
+            if self.one(path, RDF + "first") is not None:  # a sequence path
+                steps = self.rdf_list(path)
+                if len(steps) < 2:
+                    raise ShapeError(f"{self.where(node)}: a sequence path needs two or more steps")
+                return "(" + "/".join(self.sparql_path(node, s) for s in steps) + ")"
+            for key, fmt in (("inversePath", "^{}"), ("zeroOrMorePath", "{}*"), ("oneOrMorePath", "{}+"),
+                             ("zeroOrOnePath", "{}?")):  # fmt: skip
+                inner = self.one(path, SH + key)
+                if inner is not None:
+                    return "(" + fmt.format(self.sparql_path(node, inner)) + ")"
+            alternatives = self.one(path, SH + "alternativePath")
+            if alternatives is not None:
+                options = self.rdf_list(alternatives)
+                if len(options) < 2:
+                    raise ShapeError(f"{self.where(node)}: an alternative path needs two or more options")
+                return "(" + "|".join(self.sparql_path(node, s) for s in options) + ")"
+        raise ShapeError(f"{self.where(node)}: sh:path is not a valid SHACL path")
 
     def shape(self, node: Any) -> Shape:
         """The Shape at `node` (cached); raises Unsupported for features not compiled."""
@@ -167,17 +198,12 @@ class ShapesGraph:
             return self.cache[node]
         sh = Shape(node)
         self.cache[node] = sh
+        sh.deactivated = _true(self.one(node, SH + "deactivated"))
         path = self.one(node, SH + "path")
         if path is not None:
             sh.is_property = True
-            if isinstance(path, ox.NamedNode):
-                sh.path = path.value
-            else:
-                inv = self.one(path, SH + "inversePath")
-                if isinstance(inv, ox.NamedNode):
-                    sh.path, sh.inverse = inv.value, True
-                else:
-                    raise Unsupported("only predicate and inverse paths are supported")
+            sh.path = self.sparql_path(node, path)
+            sh.predicate = path.value if isinstance(path, ox.NamedNode) else None
         for kind in ("targetClass", "targetNode", "targetSubjectsOf", "targetObjectsOf"):
             for o in self.objects(node, SH + kind):
                 sh.targets.append((kind, o))
@@ -193,12 +219,34 @@ class ShapesGraph:
         for q in self.g.quads_for_pattern(node, None, None, None):
             p = q.predicate.value
             if p in self.SIMPLE:
+                self._check_parameter(node, p[len(SH) :], q.object)
                 sh.params.setdefault(p, []).append(q.object)
             elif p == SH + "property":
                 sh.properties.append(self.shape(q.object))
+            elif p.startswith(SH) and p[len(SH) :] in _SPARQL_BASED:
+                raise ShapeError(
+                    f"{self.where(node)}: sh:{p[len(SH) :]} is SHACL-SPARQL, which cqkg does not run; "
+                    f"write the check as a queries/NAME-violation.rq quality query"
+                )
             elif p not in self.IGNORED and p.startswith(SH):
-                raise Unsupported(f"sh:{p[len(SH) :]} is not supported")
+                raise Unsupported(f"{self.where(node)} uses sh:{p[len(SH) :]}")
         return sh
+
+    def _check_parameter(self, node: Any, name: str, value: Any) -> None:
+        if name in _COUNTS:
+            ok = isinstance(value, ox.Literal) and value.datatype.value == XSD + "integer"
+            if not ok or not value.value.lstrip("+").isdigit():
+                raise ShapeError(f"{self.where(node)}: sh:{name} must be a non-negative integer, not {value}")
+        elif name == "nodeKind":
+            if not (isinstance(value, ox.NamedNode) and value.value.startswith(SH) and value.value[len(SH) :]
+                    in _NODE_KINDS):  # fmt: skip
+                kinds = ", ".join("sh:" + k for k in _NODE_KINDS)
+                raise ShapeError(f"{self.where(node)}: sh:nodeKind must be one of {kinds}, not {value}")
+        elif name in ("datatype", "class", "equals", "disjoint", "lessThan", "lessThanOrEquals"):
+            if not isinstance(value, ox.NamedNode):
+                raise ShapeError(f"{self.where(node)}: sh:{name} must be an IRI, not {value}")
+        elif name in ("pattern",) and not isinstance(value, ox.Literal):
+            raise ShapeError(f"{self.where(node)}: sh:pattern must be a string, not {value}")
 
     def node_shapes(self) -> list[Shape]:
         """Every active shape with a target (explicit, or implicit as a class)."""
@@ -209,12 +257,11 @@ class ShapesGraph:
             q.subject
             for q in self.g.quads_for_pattern(None, ox.NamedNode(RDF + "type"), ox.NamedNode(SH + "NodeShape"), None)
         }
-        out = []
-        for n in sorted(nodes, key=str):
-            if str(self.one(n, SH + "deactivated")) == '"true"^^<http://www.w3.org/2001/XMLSchema#boolean>':
-                continue
-            out.append(self.shape(n))
-        return out
+        for q in self.g.quads_for_pattern(None, None, None, None):  # SHACL-SPARQL anywhere is refused
+            if q.predicate.value.startswith(SH) and q.predicate.value[len(SH) :] in ("sparql", "target"):
+                self.shape(q.subject)
+        shapes = [self.shape(n) for n in sorted(nodes, key=str)]
+        return [s for s in shapes if not s.deactivated]
 
 
 class Validator:
@@ -224,11 +271,11 @@ class Validator:
         self.data = data
         self.shapes = shapes
         self.results: list[ShaclResult] = []
-        self._subclasses: dict = {}
+        self._subclasses: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------------ helpers
 
-    def select(self, query: str) -> list:
+    def select(self, query: str) -> list[Any]:
         """The rows of a SELECT on the data."""
         return list(select(self.data, query))
 
@@ -244,9 +291,9 @@ class Validator:
         values = " ".join(f"<{c}>" for c in self.subclasses(cls))
         return f"EXISTS {{ {var} <{RDF}type> ?_t . VALUES ?_t {{ {values} }} }}"
 
-    def edge(self, sh: Shape, var: str = "?v") -> str:
-        """The triple pattern from ?focus to `var` along the shape's path."""
-        return f"{var} <{sh.path}> ?focus ." if sh.inverse else f"?focus <{sh.path}> {var} ."
+    def edge(self, sh: Shape, var: str = "?v", focus: str = "?focus") -> str:
+        """The pattern from the focus node to `var` along the shape's path."""
+        return f"{focus} {sh.path} {var} ."
 
     def target_pattern(self, sh: Shape) -> str | None:
         """A group binding ?focus to the shape's focus nodes, or None when it has no target."""
@@ -273,15 +320,17 @@ class Validator:
 
     def value_condition(self, sh: Shape, var: str) -> str:
         """A SPARQL expression true when the value `var` conforms to the (value-level) shape."""
+        if sh.deactivated:
+            return "true"
         if sh.properties or sh.is_property:
-            raise Unsupported("value-level shapes with property constraints")
+            raise Unsupported(f"{self.shapes.where(sh.node)} is used as a value test but has property constraints")
         conds = []
         for p, objs in sh.params.items():
             for o in objs:
-                conds.append(self.value_constraint(p, o, var))
+                conds.append(self.value_constraint(sh, p, o, var))
         return "(" + " && ".join(conds) + ")" if conds else "true"
 
-    def value_constraint(self, p: str, o: Any, var: str) -> str:
+    def value_constraint(self, sh: Shape, p: str, o: Any, var: str) -> str:
         """A SPARQL expression true when `var` satisfies the constraint (parameter `p` = `o`)."""
         name = p[len(SH) :]
         if name == "datatype":
@@ -295,7 +344,6 @@ class Validator:
         if name == "class":
             return self.class_test(var, o.value)
         if name == "nodeKind":
-            kind = o.value[len(SH) :]
             return {
                 "IRI": f"isIRI({var})",
                 "BlankNode": f"isBlank({var})",
@@ -303,23 +351,26 @@ class Validator:
                 "BlankNodeOrIRI": f"(isBlank({var}) || isIRI({var}))",
                 "BlankNodeOrLiteral": f"(isBlank({var}) || isLiteral({var}))",
                 "IRIOrLiteral": f"(isIRI({var}) || isLiteral({var}))",
-            }[kind]
+            }[o.value[len(SH) :]]
         if name == "in":
             members = self.shapes.rdf_list(o)
             return "(" + " || ".join(f"sameTerm({var}, {_nt(m)})" for m in members) + ")" if members else "false"
+        if name == "hasValue":
+            return f"sameTerm({var}, {_nt(o)})"
         if name == "languageIn":
             tags = self.shapes.rdf_list(o)
-            return (
-                f"(isLiteral({var}) && ("
-                + " || ".join(f"langMatches(lang({var}), {_nt(ox.Literal(t.value))})" for t in tags)
-                + "))"
-            )
+            tests = " || ".join(f"langMatches(lang({var}), {_nt(ox.Literal(t.value))})" for t in tags)
+            return f"(isLiteral({var}) && ({tests or 'false'}))"
         if name in ("minInclusive", "maxInclusive", "minExclusive", "maxExclusive"):
             op = {"minInclusive": ">=", "maxInclusive": "<=", "minExclusive": ">", "maxExclusive": "<"}[name]
             return f"COALESCE({var} {op} {_nt(o)}, false)"
+        if name in ("minLength", "maxLength"):
+            op = ">=" if name == "minLength" else "<="
+            return f"(!isBlank({var}) && STRLEN(STR({var})) {op} {int(o.value)})"
         if name == "pattern":
-            flags = ""
-            return f"(!isBlank({var}) && REGEX(STR({var}), {_nt(ox.Literal(o.value))}{flags}))"
+            flags = self.shapes.one(sh.node, SH + "flags")
+            extra = f", {_nt(ox.Literal(flags.value))}" if flags is not None else ""
+            return f"(!isBlank({var}) && REGEX(STR({var}), {_nt(ox.Literal(o.value))}{extra}))"
         if name in ("or", "and", "xone", "not", "node"):
             if name == "node":
                 return self.value_condition(self.shapes.shape(o), var)
@@ -327,16 +378,18 @@ class Validator:
                 return f"!{self.value_condition(self.shapes.shape(o), var)}"
             members = [self.value_condition(self.shapes.shape(m), var) for m in self.shapes.rdf_list(o)]
             if name == "or":
-                return "(" + " || ".join(members) + ")"
+                return "(" + (" || ".join(members) or "false") + ")"
             if name == "and":
-                return "(" + " && ".join(members) + ")"
-            return "((" + " + ".join(f"IF({m}, 1, 0)" for m in members) + ") = 1)"
-        raise Unsupported(f"sh:{name} as a value condition")
+                return "(" + (" && ".join(members) or "true") + ")"
+            return "((" + (" + ".join(f"IF({m}, 1, 0)" for m in members) or "0") + ") = 1)"
+        raise Unsupported(f"{self.shapes.where(sh.node)} uses sh:{name} as a test of single values")
 
     # ------------------------------------------------------------------ evaluation
 
     def failing(self, sh: Shape, focus: str, report: bool) -> set[str]:
         """Focus nodes (among those `focus` binds) that do not conform to `sh`; adds results if report."""
+        if sh.deactivated:
+            return set()
         bad: set[str] = set()
         if sh.is_property:
             bad |= self.property_failures(sh, focus, report)
@@ -350,52 +403,60 @@ class Validator:
         """Record a result (when `report`) and return the focus node's key."""
         key = _nt(focus)
         if report:
+            path = (sh.predicate or sh.path) if sh.is_property else None
             self.results.append(
-                ShaclResult(
-                    key,
-                    sh.path if sh.is_property else None,
-                    None if value is None else _nt(value),
-                    sh.severity,
-                    SH + component,
-                    sh.message or default_msg,
-                    str(sh.node),
-                )
-            )
+                ShaclResult(key, path, None if value is None else _nt(value), sh.severity, SH + component,
+                            sh.message or default_msg, str(sh.node),
+                            simple_path=sh.predicate is not None or path is None)
+            )  # fmt: skip
         return key
+
+    def _rows(self, report: bool, sh: Shape, query: str, component: str, message: str, value: str | None) -> set[str]:
+        return {
+            self.add(report, sh, r["focus"], r[value] if value else None, component, message)
+            for r in self.select(query)
+        }
 
     def node_failures(self, sh: Shape, focus: str, report: bool) -> set[str]:
         """Focus nodes failing the node shape's own (not its property shapes') constraints."""
-        bad = set()
+        bad: set[str] = set()
         for p, objs in sorted(sh.params.items()):
             name = p[len(SH) :]
             for o in objs:
                 if name in ("or", "and", "xone", "not", "node"):
                     bad |= self.logical(sh, name, o, focus, report)
-                elif name in (
-                    "minCount",
-                    "maxCount",
-                    "qualifiedValueShape",
-                    "qualifiedMinCount",
-                    "qualifiedMaxCount",
-                    "qualifiedValueShapesDisjoint",
-                    "hasValue",
-                ):
-                    if name == "hasValue":
-                        rows = self.select(f"SELECT ?focus WHERE {{ {focus} FILTER(!sameTerm(?focus, {_nt(o)})) }}")
-                        bad |= {
-                            self.add(report, sh, r["focus"], None, "HasValueConstraintComponent", f"Node is not {o}")
-                            for r in rows
-                        }
-                    elif name not in ("qualifiedValueShapesDisjoint",):
-                        raise Unsupported(f"sh:{name} on a node shape")
+                elif name == "closed":
+                    if _true(o):
+                        bad |= self.closed(sh, focus, report)
+                elif name in ("minCount", "maxCount", "qualifiedValueShape", "qualifiedMinCount", "qualifiedMaxCount",
+                              "uniqueLang", "equals", "disjoint", "lessThan", "lessThanOrEquals"):  # fmt: skip
+                    raise Unsupported(f"{self.shapes.where(sh.node)} uses sh:{name} on a node shape")
+                elif name == "qualifiedValueShapesDisjoint":
+                    continue
                 else:
-                    cond = self.value_constraint(p, o, "?focus")
-                    rows = self.select(f"SELECT ?focus WHERE {{ {focus} FILTER(!{cond}) }}")
+                    cond = self.value_constraint(sh, p, o, "?focus")
                     comp = name[0].upper() + name[1:] + "ConstraintComponent"
-                    bad |= {
-                        self.add(report, sh, r["focus"], r["focus"], comp, f"Node does not conform to sh:{name}")
-                        for r in rows
-                    }
+                    query = f"SELECT ?focus WHERE {{ {focus} FILTER(!{cond}) }}"
+                    bad |= self._rows(report, sh, query, comp, f"Node does not conform to sh:{name}", "focus")
+        return bad
+
+    def closed(self, sh: Shape, focus: str, report: bool) -> set[str]:
+        """sh:closed: focus nodes with a property that no property shape (or sh:ignoredProperties) allows."""
+        allowed = {ps.predicate for ps in sh.properties if ps.predicate}
+        ignored = self.shapes.one(sh.node, SH + "ignoredProperties")
+        if ignored is not None:
+            allowed |= {m.value for m in self.shapes.rdf_list(ignored) if isinstance(m, ox.NamedNode)}
+        keep = f"FILTER(?p NOT IN ({', '.join(f'<{a}>' for a in sorted(allowed))}))" if allowed else ""
+        query = f"SELECT ?focus ?p ?v WHERE {{ {focus} ?focus ?p ?v . {keep} }}"
+        bad = set()
+        for r in self.select(query):
+            if report:
+                self.results.append(
+                    ShaclResult(_nt(r["focus"]), r["p"].value, _nt(r["v"]), sh.severity,
+                                SH + "ClosedConstraintComponent",
+                                sh.message or "Predicate is not allowed (closed shape)", str(sh.node))
+                )  # fmt: skip
+            bad.add(_nt(r["focus"]))
         return bad
 
     def logical(self, sh: Shape, name: str, o: Any, focus: str, report: bool) -> set[str]:
@@ -421,21 +482,14 @@ class Validator:
         if report:
             for f in sorted(bad):
                 self.results.append(
-                    ShaclResult(
-                        f,
-                        None,
-                        f,
-                        sh.severity,
-                        SH + comp,
-                        sh.message or f"Node does not conform to sh:{name}",
-                        str(sh.node),
-                    )
-                )
+                    ShaclResult(f, None, f, sh.severity, SH + comp, sh.message or f"Node does not conform to sh:{name}",
+                                str(sh.node))
+                )  # fmt: skip
         return bad
 
     def property_failures(self, sh: Shape, focus: str, report: bool) -> set[str]:
         """Focus nodes failing a property shape's constraints."""
-        bad = set()
+        bad: set[str] = set()
         edge = self.edge(sh)
         for p, objs in sorted(sh.params.items()):
             name = p[len(SH) :]
@@ -451,59 +505,60 @@ class Validator:
                             f"SELECT ?focus WHERE {{ {focus} OPTIONAL {{ {edge} }} }} "
                             f"GROUP BY ?focus HAVING (COUNT(DISTINCT ?v) < {n})"
                         )
-                    bad |= {
-                        self.add(
-                            report,
-                            sh,
-                            r["focus"],
-                            None,
-                            "MinCountConstraintComponent",
-                            f"Less than {n} values on {sh.path}",
-                        )
-                        for r in self.select(q)
-                    }
+                    bad |= self._rows(report, sh, q, "MinCountConstraintComponent", f"Less than {n} values", None)
                 elif name == "maxCount":
                     n = int(o.value)
                     q = f"SELECT ?focus WHERE {{ {focus} {edge} }} GROUP BY ?focus HAVING (COUNT(DISTINCT ?v) > {n})"
-                    bad |= {
-                        self.add(
-                            report,
-                            sh,
-                            r["focus"],
-                            None,
-                            "MaxCountConstraintComponent",
-                            f"More than {n} values on {sh.path}",
-                        )
-                        for r in self.select(q)
-                    }
+                    bad |= self._rows(report, sh, q, "MaxCountConstraintComponent", f"More than {n} values", None)
                 elif name == "hasValue":
                     inner = self.edge(sh, _nt(o))
                     q = f"SELECT ?focus WHERE {{ {focus} FILTER NOT EXISTS {{ {inner} }} }}"
-                    bad |= {
-                        self.add(
-                            report, sh, r["focus"], None, "HasValueConstraintComponent", f"Missing expected value {o}"
+                    bad |= self._rows(report, sh, q, "HasValueConstraintComponent", f"Missing expected value {o}", None)
+                elif name == "uniqueLang":
+                    if _true(o):
+                        q = (
+                            f"SELECT DISTINCT ?focus WHERE {{ {focus} {edge} {self.edge(sh, '?w')} "
+                            f'FILTER(!sameTerm(?v, ?w) && lang(?v) != "" && lang(?v) = lang(?w)) }}'
                         )
-                        for r in self.select(q)
-                    }
+                        bad |= self._rows(report, sh, q, "UniqueLangConstraintComponent",
+                                          "More than one value per language", None)  # fmt: skip
+                elif name in ("equals", "disjoint", "lessThan", "lessThanOrEquals"):
+                    bad |= self.pair(sh, name, o.value, focus, report)
                 elif name == "qualifiedValueShape":
                     bad |= self.qualified(sh, o, focus, report)
-                elif name in ("qualifiedMinCount", "qualifiedMaxCount", "qualifiedValueShapesDisjoint"):
-                    continue  # handled with qualifiedValueShape
+                elif name in ("qualifiedMinCount", "qualifiedMaxCount", "qualifiedValueShapesDisjoint", "closed"):
+                    continue  # handled with qualifiedValueShape; sh:closed only means something on node shapes
                 else:
-                    cond = self.value_constraint(p, o, "?v")
+                    cond = self.value_constraint(sh, p, o, "?v")
                     q = f"SELECT ?focus ?v WHERE {{ {focus} {edge} FILTER(!{cond}) }}"
                     comp = name[0].upper() + name[1:] + "ConstraintComponent"
-                    bad |= {
-                        self.add(report, sh, r["focus"], r["v"], comp, f"Value does not conform to sh:{name}")
-                        for r in self.select(q)
-                    }
+                    bad |= self._rows(report, sh, q, comp, f"Value does not conform to sh:{name}", "v")
+        return bad
+
+    def pair(self, sh: Shape, name: str, other: str, focus: str, report: bool) -> set[str]:
+        """sh:equals / sh:disjoint / sh:lessThan / sh:lessThanOrEquals against another property."""
+        edge, comp = self.edge(sh), SH + name[0].upper() + name[1:] + "ConstraintComponent"
+        if name == "equals":  # a value on one side and not on the other, either way
+            queries = [
+                f"SELECT ?focus ?v WHERE {{ {focus} {edge} FILTER NOT EXISTS {{ ?focus <{other}> ?v }} }}",
+                f"SELECT ?focus ?v WHERE {{ {focus} ?focus <{other}> ?v FILTER NOT EXISTS {{ {edge} }} }}",
+            ]
+        elif name == "disjoint":
+            queries = [f"SELECT ?focus ?v WHERE {{ {focus} {edge} ?focus <{other}> ?v }}"]
+        else:
+            op = "<" if name == "lessThan" else "<="
+            queries = [f"SELECT DISTINCT ?focus ?v WHERE {{ {focus} {edge} ?focus <{other}> ?w "
+                       f"FILTER(!COALESCE(?v {op} ?w, false)) }}"]  # fmt: skip
+        bad = set()
+        for q in queries:
+            bad |= {self.add(report, sh, r["focus"], r["v"], comp.removeprefix(SH), f"Value violates sh:{name}")
+                    for r in self.select(q)}  # fmt: skip
         return bad
 
     def qualified(self, sh: Shape, qshape: Any, focus: str, report: bool) -> set[str]:
         """Focus nodes failing sh:qualifiedMinCount / sh:qualifiedMaxCount."""
-        if self.shapes.objects(sh.node, SH + "qualifiedValueShapesDisjoint"):
-            if str(self.shapes.one(sh.node, SH + "qualifiedValueShapesDisjoint")).startswith('"true"'):
-                raise Unsupported("sh:qualifiedValueShapesDisjoint true")
+        if _true(self.shapes.one(sh.node, SH + "qualifiedValueShapesDisjoint")):
+            raise Unsupported(f"{self.shapes.where(sh.node)} uses sh:qualifiedValueShapesDisjoint true")
         cond = self.value_condition(self.shapes.shape(qshape), "?v")
         edge = self.edge(sh)
         bad = set()
@@ -518,20 +573,20 @@ class Validator:
                 f"SELECT ?focus WHERE {{ {focus} OPTIONAL {{ {edge} FILTER({cond}) }} }} "
                 f"GROUP BY ?focus HAVING (COUNT(DISTINCT ?v) {op} {int(limit.value)})"
             )
-            bad |= {
-                self.add(report, sh, r["focus"], None, comp, f"Qualified value count {op} {limit.value}")
-                for r in self.select(q)
-            }
+            bad |= self._rows(report, sh, q, comp, f"Qualified value count {op} {limit.value}", None)
         return bad
 
     def run(self, workers: int | None = None) -> list[ShaclResult]:
         """Validate every shape; results sorted, duplicates once."""
         # Each top-level node shape's own constraints and each of its property shapes is an
         # independent task; pyoxigraph evaluates queries without the GIL, so they run in parallel.
-        tasks = []
+        tasks: list[Any] = []
         for sh in self.shapes.node_shapes():
             focus = self.target_pattern(sh)
             if focus is None:
+                continue
+            if sh.is_property:  # a property shape with a target of its own
+                tasks.append(functools.partial(self.failing, sh, focus, True))
                 continue
             tasks.append(functools.partial(self.node_failures, sh, focus, True))
             tasks.extend(functools.partial(self.failing, ps, focus, True) for ps in sh.properties)
@@ -540,5 +595,24 @@ class Validator:
 
 
 def validate(data: ox.Store, shapes_store: ox.Store) -> list[ShaclResult]:
-    """All SHACL results for the default graph of `data`. Raises Unsupported for unknown features."""
+    """All SHACL results for the default graph of `data`.
+
+    Raises Unsupported for features not compiled, ShapeError for shapes that cannot be used.
+    """
     return Validator(data, ShapesGraph(shapes_store)).run()
+
+
+def check_shapes(shapes_store: ox.Store) -> None:
+    """Raise ShapeError for shapes that no engine should run (malformed parameters, SHACL-SPARQL)."""
+    graph = ShapesGraph(shapes_store)
+    for q in sorted(shapes_store.quads_for_pattern(None, None, None, None), key=str):
+        p = q.predicate.value
+        if not p.startswith(SH):
+            continue
+        name = p[len(SH) :]
+        if name in _SPARQL_BASED:
+            raise ShapeError(
+                f"{graph.where(q.subject)}: sh:{name} is SHACL-SPARQL, which cqkg does not run; "
+                f"write the check as a queries/NAME-violation.rq quality query"
+            )
+        graph._check_parameter(q.subject, name, q.object)

@@ -7,6 +7,9 @@ message and the seed file that describes the node. SHACL runs on the compiled va
 
 from __future__ import annotations
 
+import re
+import urllib.parse
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -54,21 +57,36 @@ def shapes_store(project: Project) -> ox.Store:
     if not files:
         raise CqkgError(f"{project.rel(project.shapes_dir)}: no .ttl shapes file found")
     store = ox.Store()
-    store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object) for f in files for t in parse_file(f, project))
+    for f in files:  # one named graph per file, so a shape's problems can name its file
+        graph = ox.NamedNode(shacl.SHAPES_GRAPH + urllib.parse.quote(project.rel(f)))
+        store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, graph) for t in parse_file(f, project))
     return store
 
 
 def shacl_issues(
-    src: Sources, store: ox.Store, shapes: ox.Store, names: dict[str, str], engine: str = "fast"
+    src: Sources,
+    store: ox.Store,
+    shapes: ox.Store,
+    names: dict[str, str],
+    engine: str = "fast",
+    strict: bool = False,
+    log: Callable[[str], None] = lambda msg: None,
 ) -> list[Issue]:
     """SHACL results as Issues: from the compiled validator, or from pyshacl when `engine` is
     "pyshacl" or the shapes use a feature the compiler does not implement."""
     if engine not in SHACL_ENGINES:
         raise CqkgError(f"unknown SHACL engine {engine!r}; choose one of {', '.join(SHACL_ENGINES)}")
+    shacl.check_shapes(shapes)  # malformed parameters and SHACL-SPARQL are refused by every engine
     if engine == "fast":
         try:
             results = shacl.validate(store, shapes)
-        except shacl.Unsupported:
+        except shacl.Unsupported as e:
+            if strict:
+                raise CqkgError(
+                    f"{e}, which cqkg's SHACL compiler does not implement; without --strict-shacl, "
+                    f"pyshacl validates instead (slower)"
+                ) from None
+            log(f"note: {e}, which the compiled validator does not implement; validating with pyshacl (slower)")
             results = None
         if results is not None:
             w = TermWriter()
@@ -84,13 +102,18 @@ def shacl_issues(
                         src.file_of(focus),
                         focus,
                         names.get(focus, ""),
-                        w.iri(r.path) if r.path else "",
+                        w.iri(r.path) if r.path and r.simple_path else _compact_path(w, r.path),
                         text,
                         "shacl",
                     )
                 )
             return issues
     return pyshacl_issues(src, store, shapes, names)
+
+
+def _compact_path(w: TermWriter, path: str | None) -> str:
+    """A SPARQL property path with its IRIs abbreviated (`^cqkg:locatedIn`)."""
+    return re.sub(r"<([^<>]+)>", lambda m: w.iri(m.group(1)), path) if path else ""
 
 
 def pyshacl_issues(src: Sources, store: ox.Store, shapes: ox.Store, names: dict[str, str]) -> list[Issue]:
@@ -165,6 +188,8 @@ def validate_store(
     shapes: ox.Store,
     shacl_engine: str = "fast",
     service_checks: ServiceCheckCache | None = None,
+    strict_shacl: bool = False,
+    log: Callable[[str], None] = lambda msg: None,
 ) -> Report:
     """Run every check on the store's default graph and collect one Report."""
     names = labels(store)
@@ -173,7 +198,7 @@ def validate_store(
     with ThreadPoolExecutor(2) as pool:
         quotes = pool.submit(quote_issues, project, src, names)
         checks = pool.submit(query_issues, project, src, store, names, service_checks)
-        issues = shacl_issues(src, store, shapes, names, shacl_engine)
+        issues = shacl_issues(src, store, shapes, names, shacl_engine, strict_shacl, log)
         issues += checks.result()
         issues += quotes.result()
     return Report(issues)
