@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,7 +38,7 @@ class Sources:
     store: ox.Store
     graph_files: dict[str, str] = field(default_factory=dict)  # graph IRI -> relative file
 
-    def pairs_with(self, predicate: ox.NamedNode) -> Iterator[tuple[Any, Any]]:
+    def pairs_with(self, predicate: ox.NamedNode) -> list[tuple[Any, Any]]:
         """(subject, object) of the triples with this predicate, from all the files as parsed
         (not what inference added to the default graph), duplicates across files kept once."""
         # DISTINCT in Oxigraph costs less than deduplicating quads in Python (0.18 s against
@@ -46,7 +46,9 @@ class Sources:
         rows = select(
             self.store, "SELECT DISTINCT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }", {ox.Variable("p"): predicate}
         )
-        return ((r[0], r[2]) for r in rows)
+        # Read here, in the calling thread: pyoxigraph's result iterators must be dropped by the
+        # thread that made them, and a lazy generator may be collected anywhere.
+        return [(r[0], r[2]) for r in rows]
 
     def file_of(self, node: Any) -> str:
         """The seed files that describe `node` (as a subject); for locating problems."""
