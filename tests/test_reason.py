@@ -195,3 +195,139 @@ def test_functional_properties_have_max_count_shapes():
         )
     }
     assert functional and functional <= capped, sorted(functional - capped)
+
+
+# ------------------------------------------------------------------ the OWL construct matrix
+
+OWL_PREFIXES = """@prefix : <http://example.org/> . @prefix owl: <http://www.w3.org/2002/07/owl#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> . @prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .
+"""
+
+# (construct, ontology + data, "equal": the closure equals owlrl's | the OWL term the refusal names)
+OWL_MATRIX = [
+    ("subClassOf", ":A rdfs:subClassOf :B . :x a :A .", "equal"),
+    ("equivalentClass", ":A owl:equivalentClass :B . :x a :B .", "equal"),
+    ("subPropertyOf", ":p rdfs:subPropertyOf :q . :x :p :y .", "equal"),
+    ("equivalentProperty", ":p owl:equivalentProperty :q . :x :q :y .", "equal"),
+    ("domain+range", ":p rdfs:domain :A ; rdfs:range :B . :x :p :y .", "equal"),
+    ("inverseOf", ":p owl:inverseOf :q . :x :p :y .", "equal"),
+    ("SymmetricProperty", ":p a owl:SymmetricProperty . :x :p :y .", "equal"),
+    ("TransitiveProperty", ":p a owl:TransitiveProperty . :x :p :y . :y :p :z . :z :p :w .", "equal"),
+    ("chain of two", ":r owl:propertyChainAxiom ( :p :q ) . :x :p :y . :y :q :z .", "equal"),
+    ("chain of three", ":r owl:propertyChainAxiom ( :p :q :s ) . :x :p :y . :y :q :z . :z :s :w .", "equal"),
+    ("sameAs", ":x :p :y . :x owl:sameAs :x2 .", "owl:sameAs"),
+    (
+        "hasValue",
+        ":A owl:equivalentClass [ a owl:Restriction ; owl:onProperty :p ; owl:hasValue :v ] . :x :p :v .",
+        "owl:hasValue",
+    ),
+    (
+        "someValuesFrom",
+        ":A rdfs:subClassOf [ a owl:Restriction ; owl:onProperty :p ; owl:someValuesFrom :B ] . :x a :A .",
+        "owl:someValuesFrom",
+    ),
+    (
+        "allValuesFrom",
+        ":A rdfs:subClassOf [ a owl:Restriction ; owl:onProperty :p ; owl:allValuesFrom :B ] . :x a :A ; :p :y .",
+        "owl:allValuesFrom",
+    ),
+    ("intersectionOf", ":A owl:equivalentClass [ owl:intersectionOf ( :B :C ) ] . :x a :B, :C .", "owl:intersectionOf"),
+    ("unionOf", ":A owl:equivalentClass [ owl:unionOf ( :B :C ) ] . :x a :B .", "owl:unionOf"),
+    (
+        "maxCardinality",
+        ":A rdfs:subClassOf [ a owl:Restriction ; owl:onProperty :p ; owl:maxCardinality 1 ] . :x a :A .",
+        "owl:maxCardinality",
+    ),
+    ("FunctionalProperty without a shape", ":p a owl:FunctionalProperty . :x :p :y, :z .", "owl:FunctionalProperty"),
+    ("inverse of an anonymous property", ":p owl:inverseOf [ owl:inverseOf :q ] . :x :p :y .", "owl:inverseOf"),
+    (
+        "InverseFunctionalProperty",
+        ":p a owl:InverseFunctionalProperty . :x :p :y . :z :p :y .",
+        "owl:InverseFunctionalProperty",
+    ),
+    ("disjointWith", ":A owl:disjointWith :B . :x a :A, :B .", "owl:disjointWith"),
+]
+
+
+@pytest.mark.parametrize("name,turtle,expect", OWL_MATRIX, ids=[m[0] for m in OWL_MATRIX])
+def test_owl_construct_is_materialised_like_owlrl_or_refused(name, turtle, expect):
+    store = ox.Store()
+    store.load((OWL_PREFIXES + turtle).encode(), format=ox.RdfFormat.TURTLE)
+    refused = reason.unsupported_axioms(store, shapes=ox.Store())
+    if expect == "equal":
+        assert refused == []
+        asserted = graph_triples(store)
+        ours = instance_level(graph_triples(closure(store, as_built=True)))
+        theirs = instance_level(owlrl_closure(asserted))
+        assert ours == theirs and ours - instance_level(asserted)  # something was inferred, as owlrl does
+    else:
+        assert expect in {term for _, term, _ in refused}, refused
+
+
+def test_refused_owl_fails_the_build_naming_the_axiom(seed_project):
+    from conftest import run_cli
+
+    onto = seed_project / "ontology" / "cqkg.ttl"
+    onto.write_text(onto.read_text() + "\ncqkg:Enterprise owl:disjointWith cqkg:Person .\n")
+    data = seed_project / "seeds" / "periods.ttl"
+    data.write_text(
+        data.read_text() + "\n<https://w3id.org/cqkg/id/Chongqing> <http://www.w3.org/2002/07/owl#sameAs> "
+        "<https://w3id.org/cqkg/id/ChongqingMunicipality> .\n"
+    )
+    result = run_cli(seed_project, "build")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "ontology/cqkg.ttl: <https://w3id.org/cqkg/ontology#Enterprise> owl:disjointWith" in result.stderr
+    assert "seeds/periods.ttl: <https://w3id.org/cqkg/id/Chongqing> owl:sameAs" in result.stderr
+    assert not (seed_project / "build").exists()
+
+
+def test_hitting_the_round_limit_is_an_error_not_a_silent_stop():
+    from cqkg.errors import CqkgError
+
+    store = ox.Store()
+    store.load(
+        (
+            OWL_PREFIXES + ":p a owl:TransitiveProperty ; owl:inverseOf :q . :q rdfs:subPropertyOf :p . "
+            ":x :p :y . :y :p :z ."
+        ).encode(),
+        format=ox.RdfFormat.TURTLE,
+    )
+    with pytest.raises(CqkgError, match="did not reach a fixpoint in 1 rounds"):
+        reason.materialise(store, max_rounds=1)
+
+
+# ------------------------------------------------------------------ the OWL 2 profile claim
+
+
+def test_the_ontology_is_owl2_dl_and_owl2_rl(tmp_path):
+    """Checked by the OWL API's own profile checkers (Debian's libowlapi-java, run from Java)."""
+    import os
+    import shutil
+    import subprocess
+
+    jars = Path("/usr/share/java")
+    if not (shutil.which("javac") and shutil.which("java") and list(jars.glob("owlapi-distribution*.jar"))):
+        message = (
+            "the OWL API is not installed: apt-get install libowlapi-java default-jdk-headless (bash .ci/run does)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    source = Path(__file__).resolve().parent / "owl_profile" / "ProfileCheck.java"
+    cp = f"{jars}/*"
+    subprocess.run(["javac", "-cp", cp, "-d", str(tmp_path), str(source)], check=True, capture_output=True, timeout=300)
+    ontology = Path(__file__).resolve().parent.parent / "ontology" / "cqkg.ttl"
+    proc = subprocess.run(
+        ["java", "-cp", f"{cp}:{tmp_path}", "ProfileCheck", str(ontology)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[:2] == ["DL ok", "RL ok"], proc.stdout
+    # and the checker can fail: reserved vocabulary as a class is reported
+    broken = tmp_path / "broken.ttl"
+    broken.write_text(
+        ontology.read_text(encoding="utf-8") + "\ncqkg:Claim rdfs:subClassOf rdf:Statement .\n", encoding="utf-8"
+    )
+    proc = subprocess.run(
+        ["java", "-cp", f"{cp}:{tmp_path}", "ProfileCheck", str(broken)], capture_output=True, text=True, timeout=300
+    )
+    assert "DL 1 violation(s)" in proc.stdout and "rdf:Statement" in proc.stdout
