@@ -75,6 +75,17 @@ def default_graph_size(store: ox.Store) -> int:
     return count(store, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
 
 
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a build runs: whether it writes build/, which SHACL engine, where notes go."""
+
+    write: bool = True
+    shacl_engine: str = "fast"  # or "pyshacl"
+    strict_shacl: bool = False  # refuse shapes the compiled validator cannot run
+    service_checks: ServiceCheckCache | None = None  # remembers which check texts were parsed
+    log: Log = _quiet
+
+
 def run(
     project: Project,
     write: bool = True,
@@ -88,11 +99,12 @@ def run(
     `shacl_engine` is "fast" (shapes compiled to SPARQL) or "pyshacl"; `service_checks`
     remembers which quality-check texts were checked for SERVICE.
     """
+    opts = BuildOptions(write, shacl_engine, strict_shacl, service_checks, log)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         # The inputs as they are before anything is read: an edit during the build then leaves a
         # manifest that no longer matches them, and the next command builds again.
         started_from = project.fingerprint()
-        result = _run_once(project, write, log, shacl_engine, service_checks, started_from, strict_shacl)
+        result = _run_once(project, opts, started_from)
         if not result.written or project.fingerprint() == started_from:
             return result
         if attempt < MAX_ATTEMPTS:
@@ -105,27 +117,17 @@ def run(
 MAX_ATTEMPTS = 3
 
 
-def _run_once(
-    project: Project,
-    write: bool,
-    log: Log,
-    shacl_engine: str,
-    service_checks: ServiceCheckCache | None,
-    fingerprint: str,
-    strict_shacl: bool,
-) -> BuildResult:
+def _run_once(project: Project, opts: BuildOptions, fingerprint: str) -> BuildResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     src = load_sources(project)
     # The source graphs are final now: a background thread starts writing them to the on-disk
     # store while inference and validation run (RocksDB ingestion is the slowest part of a write).
-    disk = StoreWriter(project) if write else None
+    disk = StoreWriter(project) if opts.write else None
     if disk:
         disk.load(dump(src.store, ox.RdfFormat.N_QUADS), ox.RdfFormat.N_QUADS)
     try:
-        return _infer_validate_write(
-            project, src, disk, timings, t0, log, shacl_engine, service_checks, fingerprint, strict_shacl
-        )
+        return _infer_validate_write(project, src, disk, timings, t0, opts, fingerprint)
     finally:
         if disk:
             disk.discard()
@@ -137,12 +139,10 @@ def _infer_validate_write(
     disk: StoreWriter | None,
     timings: dict[str, float],
     t0: float,
-    log: Log,
-    shacl_engine: str,
-    service_checks: ServiceCheckCache | None,
+    opts: BuildOptions,
     fingerprint: str,
-    strict_shacl: bool,
 ) -> BuildResult:
+    log = opts.log
     store = assemble(src)
     asserted = default_graph_size(store)
     if disk:  # the asserted default graph is final too; only inferred triples are added at the end
@@ -166,7 +166,7 @@ def _infer_validate_write(
     timings["inference"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    report = validate_store(project, src, store, shapes, shacl_engine, service_checks, strict_shacl, log)
+    report = validate_store(project, src, store, shapes, opts.shacl_engine, opts.service_checks, opts.strict_shacl, log)
     timings["validation"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -49,6 +49,14 @@ def alice(monkeypatch):
     monkeypatch.delenv("CQKG_STORE_AUTH", raising=False)
 
 
+def query_and_load(base: str) -> list[list[str]]:
+    """A remote query and a load against the same stub store."""
+    return [
+        ["query", "sources", "--endpoint", base + "/query"],
+        ["load", "--endpoint", base + "/store", "--retries", "0"],
+    ]
+
+
 def one_line_error(result, code=2):
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
@@ -102,10 +110,7 @@ def test_a_redirect_to_another_origin_is_an_error_and_gets_no_credentials(built_
         return 302, {"Location": elsewhere.base + "/query"}, b""
 
     store = stub(redirect)
-    for args in (
-        ["query", "sources", "--endpoint", store.base + "/query"],
-        ["load", "--endpoint", store.base + "/store", "--retries", "0"],
-    ):
+    for args in query_and_load(store.base):
         result = run_cli(built_project, *args)
         line = one_line_error(result)
         assert f"redirects to {elsewhere.base}/query" in line
@@ -140,10 +145,7 @@ def test_a_401_body_echoing_the_credentials_is_redacted(built_project, stub, ali
         return 401, {"Content-Type": "text/plain"}, f"denied. you sent:\n{headers}\npassword={PASSWORD}".encode()
 
     srv = stub(echo)
-    for args in (
-        ["query", "sources", "--endpoint", srv.base + "/query"],
-        ["load", "--endpoint", srv.base + "/store", "--retries", "0"],
-    ):
+    for args in query_and_load(srv.base):
         result = run_cli(built_project, *args)
         line = one_line_error(result)
         assert "HTTP 401" in line and "***" in line
