@@ -124,6 +124,23 @@ def test_an_edit_during_the_build_is_not_recorded_as_built(tmp_path, monkeypatch
     assert "489301" in rows.stdout and "489300," not in rows.stdout
 
 
+def test_inputs_that_keep_changing_leave_the_build_marked_stale(tmp_path, monkeypatch):
+    """Edited during every attempt: the build gives up, and its manifest must not claim the last edit."""
+    proj = copy_project(tmp_path / "p")
+    seed = proj / "seeds" / "periods.ttl"
+    original = b._infer_validate_write
+
+    def edit_every_time(*args, **kwargs):
+        seed.write_text(seed.read_text() + "\n# another edit\n")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(b, "_infer_validate_write", edit_every_time)
+    result = run_cli(proj, "build")
+    assert result.exit_code == 0, result.output
+    assert "the inputs kept changing during 3 builds" in result.stderr
+    assert not b.build_is_current(Project.at(proj))  # so the next command builds again
+
+
 def test_a_manifest_of_another_cqkg_version_is_rebuilt(tmp_path):
     proj = copy_project(tmp_path / "p")
     assert run_cli(proj, "build").exit_code == 0
