@@ -26,6 +26,7 @@ import pyoxigraph as ox
 from . import __version__, reason
 from .errors import CqkgError
 from .export import export_bytes
+from .manifest import BUILD_FORMAT_VERSION, build_is_current, open_store
 from .project import Project, atomic_output, pid_alive
 from .rdfstore import count, dump
 from .report import Report
@@ -33,9 +34,6 @@ from .sources import Sources, load_sources
 from .sparql import ServiceCheckCache
 from .terms import INFERRED_GRAPH, ONTOLOGY_GRAPH
 from .validate import shapes_store, validate_store
-
-# Bump when the layout of build/ changes, so an older build is rebuilt rather than misread.
-BUILD_FORMAT_VERSION = 1
 
 Log = Callable[[str], None]
 
@@ -337,37 +335,6 @@ def write_artefacts(project: Project, store: ox.Store, disk: StoreWriter, manife
             shutil.rmtree(old, ignore_errors=True)
     if previous is not None and previous.parent == build:  # an old plain-folder store
         shutil.rmtree(previous, ignore_errors=True)
-
-
-def read_manifest(project: Project) -> dict[str, Any] | None:
-    """build/manifest.json, or None when it is missing or unreadable."""
-    try:
-        data = json.loads(project.manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def build_is_current(project: Project) -> bool:
-    """Is build/ complete, of this format, and built from the inputs as they are now?"""
-    m = read_manifest(project)
-    return (
-        m is not None
-        and m.get("format") == BUILD_FORMAT_VERSION
-        and m.get("cqkg_version") == __version__  # an upgrade may build differently
-        and m.get("fingerprint") == project.fingerprint()
-        and project.store_dir.is_dir()
-    )
-
-
-def open_store(project: Project) -> ox.Store:
-    """The built store, opened read-only."""
-    # Resolve build/store once: RocksDB opens each file by path, and a link that flips to a new
-    # build half-way would mix two stores' files ("Sst file size mismatch").
-    try:
-        return ox.Store.read_only(str(project.store_dir.resolve()))
-    except OSError as e:
-        raise CqkgError(f"{project.rel(project.store_dir)}: cannot open the built store: {e}") from None
 
 
 def ensure_built(project: Project, log: Log, service_checks: ServiceCheckCache | None = None) -> ox.Store:

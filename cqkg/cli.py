@@ -45,6 +45,17 @@ def service_checks() -> ServiceCheckCache:
     return ServiceCheckCache(Path(base) / "cqkg" / "query-checks.json")
 
 
+def built_store(project: Project, checks: ServiceCheckCache | None = None) -> Any:
+    """The current build's store; builds first (importing the pipeline) only when it is not current."""
+    from .manifest import build_is_current, open_store
+
+    if build_is_current(project):
+        return open_store(project)
+    from .build import ensure_built
+
+    return ensure_built(project, log, checks)
+
+
 def credentials_from_env() -> Credentials | None:
     """CQKG_STORE_USER / CQKG_STORE_PASSWORD / CQKG_STORE_AUTH, or None when no user is set."""
     user = os.environ.get("CQKG_STORE_USER")
@@ -328,9 +339,7 @@ def query(
         finally:
             http.close()
     else:
-        from .build import ensure_built
-
-        store = ensure_built(project, log, checks)
+        store = built_store(project, checks)
         result = run_local(store, q, bindings, allow_service=allow_service, checks=checks)
     emit(format_result(result, fmt, max_width=max_width), output)
 
@@ -343,10 +352,9 @@ def query(
 @user_errors
 def export(project: Project, fmt: str, output: str | None, asserted_only: bool) -> None:
     """Export the built graph (asserted + inferred by default)."""
-    from .build import ensure_built
     from .export import export as do_export
 
-    store = ensure_built(project, log, service_checks())
+    store = built_store(project, service_checks())
     if output:
         with atomic_output(output) as f:
             n = do_export(store, fmt, f, asserted_only=asserted_only)
@@ -416,7 +424,6 @@ def load(
     Credentials come from CQKG_STORE_USER and CQKG_STORE_PASSWORD (CQKG_STORE_AUTH=basic|digest).
     """
     from . import remote
-    from .build import ensure_built
     from .export import asserted_triples, graph_triples, named_graphs
 
     if graph and per_source_graphs:
@@ -426,7 +433,7 @@ def load(
         if url:
             remote.check_url(url)
     credentials = credentials_from_env()
-    db = ensure_built(project, log, service_checks())
+    db = built_store(project, service_checks())
     merged = asserted_triples(db) if asserted_only else graph_triples(db)
     graphs = {**named_graphs(db, asserted_only), ALL_GRAPH: merged} if per_source_graphs else {target: merged}
     http = remote.Http(retries=retries, timeout=timeout, credentials=credentials, log=log)
@@ -476,9 +483,8 @@ def serve(project: Project, host: str, port: int) -> None:
     Builds first if needed; answers from each new build as it lands. Ctrl-C or SIGTERM stops it.
     """
     from . import serve as srv
-    from .build import ensure_built
 
-    ensure_built(project, log, service_checks())
+    built_store(project, service_checks())
     if host not in ("127.0.0.1", "localhost", "::1"):
         log(f"warning: listening on {host}, not loopback: anyone who can reach it can query the graph")
     srv.serve(project, host, port, log)

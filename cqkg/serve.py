@@ -26,9 +26,9 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from .build import build_is_current, open_store
 from .catalog import Catalog
 from .errors import CqkgError
+from .manifest import build_is_current, open_store
 from .project import Project
 from .sparql import UncheckableQuery, uses_service
 from .terms import PREFIXES

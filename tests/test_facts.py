@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from cqkg.build import open_store
+from cqkg.manifest import open_store
 from cqkg.project import Project
 
 from conftest import run_cli

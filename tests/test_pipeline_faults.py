@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cqkg import build as b
+from cqkg.manifest import build_is_current
 from cqkg.project import Project
 
 from conftest import StubServer, copy_project, read_only, run_cli
@@ -118,7 +119,7 @@ def test_an_edit_during_the_build_is_not_recorded_as_built(tmp_path, monkeypatch
     result = run_cli(proj, "build")
     assert result.exit_code == 0, result.output
     assert "the inputs changed during the build; building again" in result.stderr
-    assert b.build_is_current(Project.at(proj))
+    assert build_is_current(Project.at(proj))
     monkeypatch.setattr(b, "_infer_validate_write", original)
     rows = run_cli(proj, "query", "metrics-for-subject", "-p", "subject=cq:Chongqing", "-f", "csv")
     assert "489301" in rows.stdout and "489300," not in rows.stdout
@@ -138,7 +139,7 @@ def test_inputs_that_keep_changing_leave_the_build_marked_stale(tmp_path, monkey
     result = run_cli(proj, "build")
     assert result.exit_code == 0, result.output
     assert "the inputs kept changing during 3 builds" in result.stderr
-    assert not b.build_is_current(Project.at(proj))  # so the next command builds again
+    assert not build_is_current(Project.at(proj))  # so the next command builds again
 
 
 def test_a_manifest_of_another_cqkg_version_is_rebuilt(tmp_path):
@@ -177,7 +178,7 @@ for i in range(6):
         while builder.poll() is None and runs < 80:
             # a reader that does not itself rebuild: it opens whichever build is current
             code = (
-                "import sys; from cqkg.project import Project; from cqkg.build import open_store\n"
+                "import sys; from cqkg.project import Project; from cqkg.manifest import open_store\n"
                 "from cqkg.catalog import Catalog; from cqkg.queries import run_local\n"
                 f"p = Project.at({str(proj)!r}); q = Catalog(p).get('sources')\n"
                 "rows = run_local(open_store(p), q, {}, allow_service=True).rows\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from cqkg.build import open_store
 from cqkg.catalog import SavedQuery
+from cqkg.manifest import open_store
 from cqkg.project import Project
 from cqkg.queries import run_local
 from cqkg.sparql import uses_service, with_values

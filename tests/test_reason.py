@@ -8,8 +8,8 @@ import pyoxigraph as ox
 import pytest
 
 from cqkg import reason
-from cqkg.build import open_store
 from cqkg.export import graph_triples
+from cqkg.manifest import open_store
 from cqkg.project import Project
 
 from conftest import closure, closure_pair, instance_level, owlrl_closure

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from cqkg.build import open_store
 from cqkg.catalog import Catalog
 from cqkg.errors import CqkgError
+from cqkg.manifest import open_store
 from cqkg.project import Project
 from cqkg.queries import run_local, run_remote
 from cqkg.remote import Credentials, Http, sparql_select

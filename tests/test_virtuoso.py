@@ -7,8 +7,8 @@ import urllib.parse
 
 import pytest
 
-from cqkg.build import open_store
 from cqkg.catalog import Catalog
+from cqkg.manifest import open_store
 from cqkg.project import Project
 from cqkg.queries import run_local, run_remote
 from cqkg.remote import Http

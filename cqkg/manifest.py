@@ -1,0 +1,50 @@
+"""What a finished build left: its manifest, whether it is current, and its store, opened read-only.
+
+Light (pyoxigraph only): `cqkg query` and `cqkg serve` use it on every run; the pipeline that
+writes builds lives in build.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyoxigraph as ox
+
+from . import __version__
+from .errors import CqkgError
+from .project import Project
+
+# Bump when the layout of build/ changes, so an older build is rebuilt rather than misread.
+BUILD_FORMAT_VERSION = 1
+
+
+def read_manifest(project: Project) -> dict[str, Any] | None:
+    """build/manifest.json, or None when it is missing or unreadable."""
+    try:
+        data = json.loads(project.manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def build_is_current(project: Project) -> bool:
+    """Is build/ complete, of this format, and built from the inputs as they are now?"""
+    m = read_manifest(project)
+    return (
+        m is not None
+        and m.get("format") == BUILD_FORMAT_VERSION
+        and m.get("cqkg_version") == __version__  # an upgrade may build differently
+        and m.get("fingerprint") == project.fingerprint()
+        and project.store_dir.is_dir()
+    )
+
+
+def open_store(project: Project) -> ox.Store:
+    """The built store, opened read-only."""
+    # Resolve build/store once: RocksDB opens each file by path, and a link that flips to a new
+    # build half-way would mix two stores' files ("Sst file size mismatch").
+    try:
+        return ox.Store.read_only(str(project.store_dir.resolve()))
+    except OSError as e:
+        raise CqkgError(f"{project.rel(project.store_dir)}: cannot open the built store: {e}") from None
