@@ -490,6 +490,30 @@ def serve(project: Project, host: str, port: int) -> None:
     srv.serve(project, host, port, log)
 
 
+@main.command(name="lookup")
+@click.argument("text")
+@click.option(
+    "--type",
+    "kind",
+    metavar="TYPE",
+    help="Only things of this type: indicator, unit, period, place, organisation, enterprise, cluster, industry, "
+    "source, … (an unknown one lists them all).",
+)
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--format", "-f", "fmt", type=click.Choice(OUTPUT_FORMATS), default="table", show_default=True)
+@pass_project
+@user_errors
+def lookup_command(project: Project, text: str, kind: str | None, limit: int, fmt: str) -> None:
+    """Find the IRI to write for TEXT: things whose English or Chinese label (or IRI) is like it."""
+    from .formats import format_result
+    from .lookup import lookup
+
+    result = lookup(project, text, kind, limit)
+    click.echo(format_result(result, fmt, max_width=60), nl=False)
+    if not result.rows:
+        log(f"nothing like {text!r}" + (f" of type {kind}" if kind else ""))
+
+
 @main.command()
 @click.option(
     "--verbose", "-v", is_flag=True, help="List every number with what covers it, not only the unaccounted ones."

@@ -53,8 +53,8 @@ class Report:
         lines = []
         for i in shown:
             where = f"{i.file}: " if i.file and i.file != "?" else ""
-            name = f"{i.label} <{i.focus}>" if i.label else f"<{i.focus}>"
-            path = f" {i.path}:" if i.path else ""
-            lines.append(f"{i.severity}: {where}{name}{path} {i.message} [{i.check}]")
+            name = (f"{i.label} <{i.focus}> " if i.label else f"<{i.focus}> ") if i.focus else ""
+            path = f"{i.path}: " if i.path else ""
+            lines.append(f"{i.severity}: {where}{name}{path}{i.message} [{i.check}]")
         lines.append(f"{len(self.violations)} violation(s), {len(self.warnings)} warning(s)")
         return "\n".join(lines)

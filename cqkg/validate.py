@@ -15,7 +15,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from . import shacl
+from . import guards, shacl
 from .catalog import Catalog
 from .errors import CqkgError
 from .parallel import run_all
@@ -181,6 +181,15 @@ def quote_issues(project: Project, src: Sources, names: dict[str, str]) -> list[
     ]
 
 
+def guard_issues(project: Project, src: Sources, store: ox.Store, names: dict[str, str]) -> list[Issue]:
+    """The curator's slips SHACL cannot see (see guards.py)."""
+    return (
+        guards.undescribed_terms(src, store, names)
+        + guards.orphan_texts(project, src)
+        + guards.unstated_values(src, store, names)
+    )
+
+
 def validate_store(
     project: Project,
     src: Sources,
@@ -195,10 +204,12 @@ def validate_store(
     names = labels(store)
     # The quote check is Python work; it overlaps with the SPARQL checks, which run without the
     # GIL. The quality-check queries share the cores with the SHACL queries rather than wait for them.
-    with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(3) as pool:
         quotes = pool.submit(quote_issues, project, src, names)
+        slips = pool.submit(guard_issues, project, src, store, names)
         checks = pool.submit(query_issues, project, src, store, names, service_checks)
         issues = shacl_issues(src, store, shapes, names, shacl_engine, strict_shacl, log)
         issues += checks.result()
         issues += quotes.result()
+        issues += slips.result()
     return Report(issues)

@@ -111,7 +111,11 @@ def test_an_edit_during_the_build_is_not_recorded_as_built(tmp_path, monkeypatch
     def edit_once(*args, **kwargs):  # the curator saves a new value while the first build runs
         if not edits:
             time.sleep(0.02)
-            seed.write_text(seed.read_text().replace("cqkg:value 489300.0 ;", "cqkg:value 489301.0 ;"))
+            seed.write_text(
+                seed.read_text().replace(
+                    "cqkg:value 489300.0 ;", 'cqkg:value 489301.0 ; cqkg:derivation "an edit by the test" ;'
+                )
+            )
             edits.append(1)
         return original(*args, **kwargs)
 

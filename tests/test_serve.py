@@ -184,7 +184,11 @@ def test_a_new_build_is_served_as_it_lands(tmp_path):
         )
         assert json.loads(s.query(ask.replace("{v}", "489300"))[1])["boolean"] is True
         seed = proj / "seeds" / "2025-h1-quality-chain-new-productive-forces.ttl"
-        seed.write_text(seed.read_text().replace("cqkg:value 489300.0 ;", "cqkg:value 489301.0 ;"))
+        seed.write_text(
+            seed.read_text().replace(
+                "cqkg:value 489300.0 ;", 'cqkg:value 489301.0 ; cqkg:derivation "an edit by the test" ;'
+            )
+        )
         assert json.loads(s.query(ask.replace("{v}", "489300"))[1])["boolean"] is True  # the last build, ...
         assert run_cli(proj, "build").exit_code == 0
         assert json.loads(s.query(ask.replace("{v}", "489301"))[1])["boolean"] is True  # ... then the new one

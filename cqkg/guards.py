@@ -1,0 +1,126 @@
+"""Checks for a curator's slips that SHACL cannot see: a misspelled IRI, an unknown unit or period,
+an article no source document points to, a value its quote does not state.
+
+Each problem is an Issue that says how to fix it. They run with the other checks in validate.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pyoxigraph as ox
+
+from .numbers import states
+from .project import Project
+from .rdfstore import select
+from .report import Issue
+from .sources import Sources
+from .terms import CQKG, ID, PREFIXES, RDF, RDFS, SKOS, SRC, compact
+
+# Namespaces whose IRIs must be described (typed or labelled) somewhere in the project.
+_OURS = (ID, SRC, PREFIXES["ind"], PREFIXES["unit"], PREFIXES["period"])
+_DECLARED_IN = {
+    PREFIXES["ind"]: ("indicator", "ontology/cqkg.ttl (the indicator scheme)"),
+    PREFIXES["unit"]: ("unit", "ontology/cqkg.ttl (the unit scheme)"),
+    PREFIXES["period"]: ("period", "seeds/periods.ttl"),
+}
+
+
+def _described(store: ox.Store) -> set[str]:
+    rows = select(
+        store,
+        f"""SELECT DISTINCT ?s WHERE {{
+              {{ ?s <{RDF}type> ?t }} UNION {{ ?s <{RDFS}label> ?l }} UNION {{ ?s <{SKOS}prefLabel> ?l }}
+              FILTER(isIRI(?s)) }}""",
+    )
+    return {r[0].value for r in rows if r[0] is not None}
+
+
+def _suggest(iri: str, candidates: Iterable[str], labels: dict[str, str]) -> list[str]:
+    """The closest described IRIs in the same namespace, by local name and by label."""
+    ns = next((n for n in sorted(_OURS, key=len, reverse=True) if iri.startswith(n)), "")
+    local = iri[len(ns) :]
+    same_ns = {c[len(ns) :]: c for c in candidates if c.startswith(ns)}
+    close = difflib.get_close_matches(local, list(same_ns), n=3, cutoff=0.6)
+    by_label = {labels[c].lower(): c for c in same_ns.values() if c in labels}
+    close_labels = difflib.get_close_matches(local.lower(), list(by_label), n=2, cutoff=0.6)
+    out = [same_ns[c] for c in close] + [by_label[lab] for lab in close_labels]
+    return list(dict.fromkeys(out))[:3]
+
+
+def undescribed_terms(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
+    """IRIs of our namespaces that the data uses but no file describes (no type, no label)."""
+    described = _described(store)
+    ours = " || ".join(f'STRSTARTS(STR(?x), "{ns}")' for ns in _OURS)
+    # Each term once (GROUP BY) before the string tests, then set differences: per-triple tests
+    # cost seconds at a million triples.
+    rows = select(
+        store,
+        f"""SELECT ?x WHERE {{
+              {{ SELECT ?x WHERE {{ ?s ?p ?x }} GROUP BY ?x }} UNION {{ SELECT ?x WHERE {{ ?x ?p ?o }} GROUP BY ?x }}
+              FILTER(isIRI(?x) && ({ours}) && !STRSTARTS(STR(?x), "{ID}genid/"))
+              MINUS {{ ?x <{RDF}type> ?t }} MINUS {{ ?x <{RDFS}label> ?l }} MINUS {{ ?x <{SKOS}prefLabel> ?l }}
+            }} GROUP BY ?x ORDER BY ?x""",
+    )
+    issues = []
+    for r in rows:
+        iri = r[0].value if r[0] is not None else ""
+        users = select(store, f"SELECT DISTINCT ?s WHERE {{ ?s ?p <{iri}> }} ORDER BY ?s LIMIT 1")
+        user = next(iter(users), None)
+        where = src.file_of(user[0]) if user is not None else src.file_of(iri)
+        hint = _suggest(iri, described, labels)
+        mean = f"; did you mean {' or '.join(compact(h) for h in hint)}?" if hint else ""
+        kind = next((v for ns, v in _DECLARED_IN.items() if iri.startswith(ns)), None)
+        if kind:
+            what, declared = kind
+            message = (f"unknown {what} {compact(iri)}{mean} Known ones: `cqkg lookup TEXT --type {what}`; "
+                       f"new ones are declared in {declared}")  # fmt: skip
+        else:
+            message = f"{compact(iri)} is used here but described nowhere (no type, no label){mean}"
+        issues.append(Issue("Violation", where, iri, "", "", message, "undescribed"))
+    return issues
+
+
+def orphan_texts(project: Project, src: Sources) -> list[Issue]:
+    """Article texts in seeds/ that no source document points to (their numbers would go unaudited)."""
+    pointed = {o.value for _, o in src.pairs_with(ox.NamedNode(CQKG + "textFile"))}
+    issues = []
+    for path in sorted(project.seeds_dir.glob("*.txt")):
+        rel = path.relative_to(project.seeds_dir).as_posix()
+        if rel not in pointed:
+            issues.append(Issue(
+                "Violation", project.rel(path), "", "", "",
+                f"no source document points to this article (cqkg:textFile \"{rel}\"); describe it in a seed "
+                f"file (README: Adding an article) or move it out of seeds/", "orphan-text",
+            ))  # fmt: skip
+    return issues
+
+
+def unstated_values(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
+    """Observations whose value is no number their quote states (in base units), unless they say
+    how it was derived (cqkg:derivation): the check that catches 437 written for 437 thousand."""
+    rows = select(
+        store,
+        f"""SELECT ?o ?v (GROUP_CONCAT(?q; SEPARATOR="\\n") AS ?quotes) WHERE {{
+              ?o a <{CQKG}Observation> ; <{CQKG}value> ?v ; <{CQKG}quote> ?q .
+              FILTER NOT EXISTS {{ ?o <{CQKG}derivation> ?d }} }} GROUP BY ?o ?v""",
+    )
+    issues = []
+    for r in rows:
+        node: Any = r[0]
+        try:
+            value = Decimal(r[1].value) if r[1] is not None else None
+        except InvalidOperation:
+            continue  # not a number: the shapes report it
+        if value is None or r[2] is None or states(r[2].value, value):
+            continue
+        issues.append(Issue(
+            "Violation", src.file_of(node), node.value, labels.get(node.value, ""), "cqkg:value",
+            f"{value.normalize():f} is no number its quote states (in base units: 1.3 million = 1300000, "
+            f"1.3亿 = 130000000); fix the value, or say how it was derived with cqkg:derivation",
+            "unstated-value",
+        ))  # fmt: skip
+    return issues

@@ -1,0 +1,126 @@
+"""Curators' slips fail validation with a message that says how to fix them, and adding an
+article keeps the suite green after `pytest --update-golden`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FIXTURES, REPO, run_cli
+
+SEED = "2025-h1-quality-chain-new-productive-forces.ttl"
+
+EXTRA = """
+obs:zz-slip a cqkg:Observation ;
+    cqkg:subject {subject} ; cqkg:indicator ind:ProductionVolume ;
+    cqkg:item {item} ;
+    cqkg:value {value} ; cqkg:unit {unit} ;
+    cqkg:period period:2025-H1 ; cqkg:status cqkg:Actual ;
+    cqkg:source src:quality-chain-2025-h1 ;
+    cqkg:quote "The production of electric vehicles reached 489,300 units, marking a 25% increase, while integrated circuits grew by 67.3% to 5.204 billion pieces [2][6]." .
+"""  # noqa: E501
+
+
+def with_extra(project, **kw):
+    fields = {
+        "subject": "cq:Chongqing",
+        "item": "cq:NewEnergyVehicles",
+        "value": "489300.0",
+        "unit": "unit:Vehicle",
+        **kw,
+    }
+    seed = project / "seeds" / SEED
+    seed.write_text(seed.read_text() + EXTRA.format(**fields))
+    result = run_cli(project, "validate")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    return result.stdout
+
+
+def test_the_extra_observation_is_fine_as_written(seed_project):
+    seed = seed_project / "seeds" / SEED
+    seed.write_text(
+        seed.read_text()
+        + EXTRA.format(subject="cq:Chongqing", item="cq:NewEnergyVehicles", value="489300.0", unit="unit:Vehicle")
+    )
+    assert run_cli(seed_project, "validate").exit_code == 0
+
+
+def test_a_misspelled_subject_is_caught_with_a_suggestion(seed_project):
+    out = with_extra(seed_project, subject="cq:SoftwareIndustyr")
+    assert f"seeds/{SEED}" in out and "cq:SoftwareIndustyr is used here but described nowhere" in out
+    assert "did you mean cq:SoftwareIndustry" in out
+
+
+def test_an_item_with_no_type_and_no_label_is_caught(seed_project):
+    out = with_extra(seed_project, item="cq:NEVMakers")
+    assert "cq:NEVMakers is used here but described nowhere (no type, no label)" in out
+
+
+def test_an_unknown_unit_names_the_choices_and_where_units_are_declared(seed_project):
+    out = with_extra(seed_project, unit="unit:Vehicel")
+    assert "unknown unit unit:Vehicel; did you mean unit:Vehicle?" in out
+    assert "cqkg lookup TEXT --type unit" in out and "ontology/cqkg.ttl" in out
+
+
+def test_a_value_not_in_base_units_is_caught(seed_project):
+    out = with_extra(seed_project, value="489.3")
+    assert "489.3 is no number its quote states" in out and "cqkg:derivation" in out
+
+
+def test_an_article_no_source_points_to_is_caught(seed_project):
+    (seed_project / "seeds" / "forgotten.txt").write_text("Some article with 42 numbers.\n")
+    result = run_cli(seed_project, "validate")
+    assert result.exit_code == 1
+    assert "seeds/forgotten.txt: no source document points to this article" in result.stdout
+
+
+def test_a_wrong_quote_shows_where_it_goes_wrong(seed_project):
+    seed = seed_project / "seeds" / SEED
+    seed.write_text(seed.read_text().replace("reached 489,300 units, marking", "reached 489,300 vehicles, marking", 1))
+    result = run_cli(seed_project, "validate")
+    assert result.exit_code == 1
+    assert 'they differ at character 53 (quote "v", text "u")' in result.stdout
+
+
+def test_adding_an_article_and_updating_golden_keeps_the_suite_green(tmp_path):
+    """What a curator does: add an article and its facts, run `pytest --update-golden`, run the tests."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO, repo, ignore=shutil.ignore_patterns(".venv", ".git", "build", "__pycache__", "benchmarks"))
+    for f in (FIXTURES / "new-article").iterdir():
+        shutil.copy(f, repo / "seeds" / f.name)
+    suites = ["tests/test_queries.py", "tests/test_cli.py", "tests/test_facts.py", "tests/test_shacl.py"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *suites]
+    first = subprocess.run([*cmd, "--update-golden"], cwd=repo, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout[-3000:]
+    again = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:]
+    golden = (repo / "tests" / "golden" / "sources.csv").read_text()
+    assert "example-robotics-2026-03-01" in golden  # the new article's facts reached the golden rows
+
+
+# ------------------------------------------------------------------ cqkg lookup
+
+
+@pytest.mark.parametrize(
+    "text,kind,first",
+    [
+        ("vehicle", "unit", "unit:Vehicle"),
+        ("新能源汽车", None, "cq:NewEnergyVehicles"),
+        ("software industyr", None, "cq:SoftwareIndustry"),
+        ("first half of 2025", "period", "period:2025-H1"),
+    ],
+)
+def test_lookup_finds_the_iri_by_label(seed_project, text, kind, first):
+    args = ["lookup", text, "-f", "csv"] + (["--type", kind] if kind else [])
+    result = run_cli(seed_project, *args)
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()
+    assert rows[0] == "iri,type,label_en,label_zh,file" and rows[1].startswith(first + ",")
+
+
+def test_lookup_with_an_unknown_type_lists_the_types(seed_project):
+    result = run_cli(seed_project, "lookup", "x", "--type", "bogus")
+    assert result.exit_code == 2 and "choose one of" in result.stderr and "indicator" in result.stderr
