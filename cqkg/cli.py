@@ -490,6 +490,42 @@ def serve(project: Project, host: str, port: int) -> None:
     srv.serve(project, host, port, log)
 
 
+@main.command()
+@click.argument("article", type=click.Path(exists=True, dir_okay=False))
+@click.option("--id", "doc_id", required=True, help="Name of the new seed files (seeds/ID.txt, seeds/ID.ttl).")
+@click.option("--title", required=True)
+@click.option("--publisher", required=True)
+@click.option("--date", "published", required=True, metavar="YYYY-MM-DD", help="Publication date.")
+@click.option("--url", help="Where the article was published.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@pass_project
+@user_errors
+def draft(
+    project: Project, article: str, doc_id: str, title: str, publisher: str, published: str, url: str | None, lang: str
+) -> None:
+    """Copy ARTICLE into seeds/ and draft its facts for review (each marked cqkg:unreviewed)."""
+    from datetime import date
+
+    from .draft import draft as make_draft
+
+    try:
+        day = date.fromisoformat(published)
+    except ValueError:
+        raise CqkgError(f"--date {published!r}: expected YYYY-MM-DD") from None
+    if url:
+        from .remote import check_url
+
+        check_url(url)
+    result = make_draft(project, Path(article), doc_id, title, publisher, day, url, lang)
+    todo = sum(1 for c in result.candidates if c.todo)
+    click.echo(
+        f"wrote {project.rel(result.text_file)} and {project.rel(result.facts_file)}: "
+        f"{len(result.candidates)} candidate observations ({todo} with parts to decide), "
+        f"{len(result.new_periods)} new periods, {len(result.ignore_lines)} proposed audit-ignore lines"
+    )
+    click.echo("next: review each node against its quote (cqkg validate lists what is left), then cqkg audit")
+
+
 @main.command(name="lookup")
 @click.argument("text")
 @click.option(

@@ -124,3 +124,20 @@ def unstated_values(src: Sources, store: ox.Store, labels: dict[str, str]) -> li
             "unstated-value",
         ))  # fmt: skip
     return issues
+
+
+def drafted_unchecked(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
+    """Nodes cqkg draft wrote that no curator has reviewed yet, and the parts it left undecided."""
+    issues = []
+    for r in select(store, f"SELECT ?s WHERE {{ ?s <{CQKG}unreviewed> ?v }} ORDER BY ?s"):
+        node: Any = r[0]
+        issues.append(Issue(
+            "Violation", src.file_of(node), node.value, labels.get(node.value, ""), "cqkg:unreviewed",
+            "drafted, not reviewed: check it against its quote, then delete its cqkg:unreviewed line",
+            "unreviewed",
+        ))  # fmt: skip
+    for r in select(store, f"SELECT ?s ?t WHERE {{ ?s <{CQKG}todo> ?t }} ORDER BY ?s ?t"):
+        node = r[0]
+        issues.append(Issue("Violation", src.file_of(node), node.value, labels.get(node.value, ""), "cqkg:todo",
+                            f"to do: {r[1].value if r[1] is not None else ''}", "todo"))  # fmt: skip
+    return issues

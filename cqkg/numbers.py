@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 SCALES = {
@@ -79,3 +80,78 @@ def states(text: str, value: Decimal) -> bool:
     numbers = stated_numbers(text)
     return any(abs(n - value) <= abs(value) * Decimal("1e-9") or abs(n - abs(value)) <= abs(value) * Decimal("1e-9")
                for n in numbers)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Found:
+    """A number as it stands in a text: where, how it is written, its value in base units."""
+
+    surface: str
+    value: Decimal
+    start: int
+    end: int
+    scale: str | None = None
+    percent: bool = False
+
+
+_DIGITS = re.compile(
+    r"(?<![\d.,])(\d+(?:,\d{3})*(?:\.\d+)?)"
+    r"(\s*(?:万亿|千亿|百亿|十亿|千万|百万|十万|亿|万|千|(?:thousand|million|billion|trillion)s?\b))?"
+    r"(\s*(?:%|per ?cent\b|percent\b))?",
+    re.IGNORECASE,
+)
+_WORDS = re.compile(
+    r"\b(?:(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|"
+    r"billion|trillion)(?:[\s-]+(?:and[\s-]+)?)?)+\b",
+    re.IGNORECASE,
+)
+_CN = "零〇一二两三四五六七八九十百千万亿"
+_CHINESE = re.compile(rf"(百分之)([{_CN}点]+)|([{_CN}]{{2,}}|[一二两三四五六七八九十](?=[个家项辆亿万]))")
+
+
+def found_numbers(text: str) -> list[Found]:
+    """The numbers of `text` with their positions, in text order: digits (with scale words and
+    percent signs), English number words and Chinese numerals.
+
+    >>> [(f.surface, f.value) for f in found_numbers("up 5.6% to 1.3 million, three million more")]
+    [('5.6%', Decimal('5.6')), ('1.3 million', Decimal('1300000.0')), ('three million', Decimal('3000000'))]
+    """
+    out: list[Found] = []
+    taken: list[tuple[int, int]] = []
+    for m in _DIGITS.finditer(text):
+        n = Decimal(m.group(1).replace(",", ""))
+        scale = (m.group(2) or "").strip().lower().rstrip("s") or None
+        if scale:
+            n *= SCALES[scale]
+        out.append(Found(m.group(0).strip(), n, m.start(), m.start() + len(m.group(0).rstrip()), scale,
+                         bool(m.group(3))))  # fmt: skip
+        taken.append((m.start(), m.end()))
+    for m in _WORDS.finditer(text):
+        words = m.group(0).strip(" -")
+        if any(a <= m.start() < b for a, b in taken):
+            continue  # the scale word of a number written in digits
+        if not re.search(r"hundred|thousand|million|billion|trillion|ty\b|teen|ten|eleven|twelve", words, re.I):
+            continue  # "one of the …" is no number worth a fact; ten and above are
+        from text_to_num import text2num
+
+        try:
+            n = Decimal(text2num(words.lower(), "en"))
+        except ValueError:
+            continue
+        scale = next((w for w in ("trillion", "billion", "million", "thousand") if w in words.lower()), None)
+        out.append(Found(words, n, m.start(), m.start() + len(words), scale))
+    if _CJK.search(text):
+        import cn2an
+
+        for m in _CHINESE.finditer(text):
+            if any(a <= m.start() < b for a, b in taken):
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    n = Decimal(str(cn2an.cn2an(m.group(2) or m.group(3), "smart")))
+            except (ValueError, KeyError, IndexError):
+                continue
+            out.append(Found(m.group(0), n, m.start(), m.end(), None, bool(m.group(1))))
+    return sorted(out, key=lambda f: f.start)
