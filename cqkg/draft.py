@@ -12,11 +12,13 @@ numbers) are proposed as audit-ignore lines instead.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from .errors import CqkgError
 from .numbers import found_numbers
@@ -95,6 +97,8 @@ class Candidate:
     base_indicator: str | None = None
     subject: str | None = None
     subject_alternatives: list[str] = field(default_factory=list)
+    item: str | None = None
+    item_alternatives: list[str] = field(default_factory=list)
     todo: list[str] = field(default_factory=list)
 
 
@@ -160,14 +164,19 @@ def _labels(store, kinds: tuple[str, ...]) -> dict[str, str]:  # type: ignore[no
     return out
 
 
-def propose(project: Project, text: str, published: date) -> tuple[list[Candidate], list[str]]:
-    """Candidate observations for every number in `text`, and audit-ignore proposals."""
-    src = load_sources(project)
+def load_sources_store(project: Project):  # type: ignore[no-untyped-def]
+    """The project's files in one store, the default graph their union (for label look-ups)."""
     from .build import assemble
 
-    store = assemble(src)
+    return assemble(load_sources(project))
+
+
+def propose(project: Project, text: str, published: date, store: Any = None) -> tuple[list[Candidate], list[str]]:
+    """Candidate observations for every number in `text`, and audit-ignore proposals."""
+    store = store if store is not None else load_sources_store(project)
     things = _labels(store, (CQKG + "Place", CQKG + "Industry", CQKG + "IndustrialCluster", CQKG + "Enterprise",
-                             CQKG + "Category", CQKG + "Product", "http://www.w3.org/ns/org#Organization"))  # fmt: skip
+                             "http://www.w3.org/ns/org#Organization"))  # fmt: skip
+    kinds = _labels(store, (CQKG + "Product", CQKG + "Category"))  # what an observation's item can be
     candidates: list[Candidate] = []
     ignores: list[tuple[str, str]] = []
     lines = text.splitlines()
@@ -249,6 +258,10 @@ def propose(project: Project, text: str, published: date) -> tuple[list[Candidat
                 c.subject_alternatives = [things[label] for label in named[1:4]]
             elif "chongqing" in low or "重庆" in sentence or "the city" in low:
                 c.subject = PREFIXES["cq"] + "Chongqing"
+            named_items = sorted((label for label in kinds if label in low), key=len, reverse=True)
+            if named_items:
+                c.item = kinds[named_items[0]]
+                c.item_alternatives = [kinds[label] for label in named_items[1:4]]
             for part, value in (("unit", c.unit), ("period", c.period), ("indicator", c.indicator),
                                 ("subject", c.subject)):  # fmt: skip
                 if value is None:
@@ -306,18 +319,23 @@ def draft(
     else:
         header = f"{publisher} | {published.day} {_MONTHS[published.month - 1].title()} {published.year}"
     text = f"{header}\n\n{title}\n\n{body.strip()}\n"
-    candidates, ignores = propose(project, text, published)
-    existing_periods = {r[0].value.rsplit("/", 1)[-1] for r in select(
-        load_sources(project).store, f"SELECT DISTINCT ?p WHERE {{ GRAPH ?g {{ ?p a <{CQKG}Period> }} }}")
-        if r[0] is not None}  # fmt: skip
+    store = load_sources_store(project)  # parsed once: labels, periods and organisations come from it
+    candidates, ignores = propose(project, text, published, store)
+    periods = select(store, f"SELECT DISTINCT ?p WHERE {{ ?p a <{CQKG}Period> }}")
+    existing_periods = {r[0].value.rsplit("/", 1)[-1] for r in periods if r[0] is not None}
     new_periods = {c.period: c.period for c in candidates if c.period and c.period not in existing_periods}
     src_iri = f"src:{doc_id}"
+    organisations = _labels(store, ("http://www.w3.org/ns/org#Organization",))
+    close = difflib.get_close_matches(publisher.lower(), list(organisations), n=1, cutoff=0.85)
+    publisher_line = (f"    cqkg:publishedBy {compact(organisations[close[0]])} ;" if close else
+                      f"    # publisher {publisher!r} is no organisation of the graph yet: describe it (a "
+                      f"cqkg:MediaOrganization with labels and a quote) and add cqkg:publishedBy")  # fmt: skip
     out = [f"# Drafted by cqkg draft from {article.name}: review every node, then delete its cqkg:unreviewed line.",
            *(f"@prefix {p}: <{ns}> ." for p, ns in sorted(PREFIXES.items())), "",
            f"{src_iri} a cqkg:SourceDocument ;", _MARK, f"    dcterms:title {_lit(title)}@{lang} ;",
            f'    dcterms:issued "{published.isoformat()}"^^xsd:date ;', f"    dcterms:language {_lit(lang)} ;",
            f"    cqkg:textFile {_lit(text_file.name)} ;", f"    cqkg:originalFileName {_lit(article.name)} ;",
-           f"    cqkg:quote {_lit(header)} ;"]  # fmt: skip
+           publisher_line, f"    cqkg:quote {_lit(header)} ;"]  # fmt: skip
     if url:
         out.append(f"    dcterms:source <{url}> ;")
     out[-1] = out[-1][:-2] + " ."
@@ -327,6 +345,8 @@ def draft(
                 'seeds/periods.ttl, and move it there" .']  # fmt: skip
     for i, c in enumerate(candidates, 1):
         out.append("")
+        if c.item_alternatives:
+            out.append(f"# other items named in the sentence: {', '.join(compact(a) for a in c.item_alternatives)}")
         if c.subject_alternatives:
             out.append(
                 f"# other subjects named in the sentence: {', '.join(compact(a) for a in c.subject_alternatives)}"
@@ -335,6 +355,8 @@ def draft(
         out.append(_MARK)
         if c.subject:
             out.append(f"    cqkg:subject {compact(c.subject)} ;")
+        if c.item:
+            out.append(f"    cqkg:item {compact(c.item)} ;")
         if c.indicator:
             out.append(f"    cqkg:indicator ind:{c.indicator} ;")
         if c.base_indicator:
