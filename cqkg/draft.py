@@ -284,6 +284,32 @@ def propose(project: Project, text: str, published: date, store: Any = None) -> 
     return candidates, [f"{ctx}\t{reason}" for ctx, reason in dict.fromkeys(ignores)]
 
 
+def _observation(c: Candidate, iri: str, src_iri: str) -> list[str]:
+    """The Turtle lines of one candidate, marked unreviewed, its to-dos and alternatives spelled out."""
+    value = f"{c.value.normalize():f}"
+    fields = [
+        ("cqkg:subject", c.subject and compact(c.subject)),
+        ("cqkg:item", c.item and compact(c.item)),
+        ("cqkg:indicator", c.indicator and f"ind:{c.indicator}"),
+        ("cqkg:baseIndicator", c.base_indicator and f"ind:{c.base_indicator}"),
+        ("cqkg:value", value if "." in value else value + ".0"),  # an xsd:decimal
+        ("cqkg:unit", c.unit and f"unit:{c.unit}"),
+        ("cqkg:comparator", c.comparator and f"cqkg:{c.comparator}"),
+        ("cqkg:period", c.period and f"period:{c.period}"),
+        ("cqkg:status", f"cqkg:{c.status}"),
+        *(("cqkg:todo", _lit(t)) for t in c.todo),
+        ("cqkg:source", src_iri),
+    ]
+    lines = [
+        f"# other {what} named in the sentence: {', '.join(compact(a) for a in others)}"
+        for what, others in (("items", c.item_alternatives), ("subjects", c.subject_alternatives))
+        if others
+    ]
+    lines += [f"{iri} a cqkg:Observation ;  # {c.surface!r} in the quote", _MARK]
+    lines += [f"    {p} {o} ;" for p, o in fields if o]
+    return [*lines, f"    cqkg:quote {_lit(c.quote)} ."]
+
+
 # First after the subject, so that deleting the line (the review) leaves valid Turtle.
 _MARK = "    cqkg:unreviewed true ;  # delete this line once you have checked the node against its quote"
 
@@ -344,34 +370,7 @@ def draft(
                 "    cqkg:todo \"period: a new period; give it cqkg:year / cqkg:startDate / cqkg:endDate as in "
                 'seeds/periods.ttl, and move it there" .']  # fmt: skip
     for i, c in enumerate(candidates, 1):
-        out.append("")
-        if c.item_alternatives:
-            out.append(f"# other items named in the sentence: {', '.join(compact(a) for a in c.item_alternatives)}")
-        if c.subject_alternatives:
-            out.append(
-                f"# other subjects named in the sentence: {', '.join(compact(a) for a in c.subject_alternatives)}"
-            )
-        out.append(f"obs:{doc_id}-{i:03d} a cqkg:Observation ;  # {c.surface!r} in the quote")
-        out.append(_MARK)
-        if c.subject:
-            out.append(f"    cqkg:subject {compact(c.subject)} ;")
-        if c.item:
-            out.append(f"    cqkg:item {compact(c.item)} ;")
-        if c.indicator:
-            out.append(f"    cqkg:indicator ind:{c.indicator} ;")
-        if c.base_indicator:
-            out.append(f"    cqkg:baseIndicator ind:{c.base_indicator} ;")
-        value = f"{c.value.normalize():f}"
-        out.append(f"    cqkg:value {value if '.' in value else value + '.0'} ;")  # an xsd:decimal
-        if c.unit:
-            out.append(f"    cqkg:unit unit:{c.unit} ;")
-        if c.comparator:
-            out.append(f"    cqkg:comparator cqkg:{c.comparator} ;")
-        if c.period:
-            out.append(f"    cqkg:period period:{c.period} ;")
-        out.append(f"    cqkg:status cqkg:{c.status} ;")
-        out += [f"    cqkg:todo {_lit(t)} ;" for t in c.todo]
-        out += [f"    cqkg:source {src_iri} ;", f"    cqkg:quote {_lit(c.quote)} ."]
+        out += ["", *_observation(c, f"obs:{doc_id}-{i:03d}", src_iri)]
     if ignores:
         out += ["", "# Numbers that are not facts: proposed lines for seeds/audit-ignore.tsv (file, context, reason):"]
         out += [f"#   {text_file.name}\t{line}" for line in ignores]
