@@ -5,7 +5,7 @@ Artefacts under build/ (never edit them by hand):
                  (deduplicated, what queries see); one named graph per source document, one for
                  the ontology and one for inferred triples (what TriG/N-Quads export and loads use).
   graph.ttl      the default graph as deterministic Turtle.
-  manifest.json  input fingerprint, counts, timings.
+  manifest.json  every input's size, time and SHA-256 at the start of the build; counts, timings.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import pyoxigraph as ox
 from . import __version__, reason
 from .errors import CqkgError
 from .export import export_bytes
-from .manifest import BUILD_FORMAT_VERSION, build_is_current, open_store
-from .project import Project, atomic_output, pid_alive
+from .manifest import BUILD_FORMAT_VERSION, build_is_current, open_store, stale_because
+from .project import Project, atomic_output, describe_changes, pid_alive
 from .rdfstore import count, dump
 from .report import Report
 from .sources import Sources, load_sources
@@ -101,12 +101,13 @@ def run(
     for attempt in range(1, MAX_ATTEMPTS + 1):
         # The inputs as they are before anything is read: an edit during the build then leaves a
         # manifest that no longer matches them, and the next command builds again.
-        started_from = project.fingerprint()
+        started_from = project.input_state()
         result = _run_once(project, opts, started_from)
-        if not result.written or project.fingerprint() == started_from:
+        changed = project.changed_inputs(started_from) if result.written else []
+        if not changed:
             return result
         if attempt < MAX_ATTEMPTS:
-            log("the inputs changed during the build; building again ...")
+            log(f"the inputs changed during the build ({describe_changes(changed)}); building again ...")
     log(f"warning: the inputs kept changing during {MAX_ATTEMPTS} builds; the next command builds again")
     return result
 
@@ -115,7 +116,7 @@ def run(
 MAX_ATTEMPTS = 3
 
 
-def _run_once(project: Project, opts: BuildOptions, fingerprint: str) -> BuildResult:
+def _run_once(project: Project, opts: BuildOptions, inputs: dict[str, Any]) -> BuildResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     src = load_sources(project)
@@ -125,7 +126,7 @@ def _run_once(project: Project, opts: BuildOptions, fingerprint: str) -> BuildRe
     if disk:
         disk.load(dump(src.store, ox.RdfFormat.N_QUADS), ox.RdfFormat.N_QUADS)
     try:
-        return _infer_validate_write(project, src, disk, timings, t0, opts, fingerprint)
+        return _infer_validate_write(project, src, disk, timings, t0, opts, inputs)
     finally:
         if disk:
             disk.discard()
@@ -138,7 +139,7 @@ def _infer_validate_write(
     timings: dict[str, float],
     t0: float,
     opts: BuildOptions,
-    fingerprint: str,
+    inputs: dict[str, Any],
 ) -> BuildResult:
     log = opts.log
     store = assemble(src)
@@ -184,7 +185,7 @@ def _infer_validate_write(
         {
             "format": BUILD_FORMAT_VERSION,
             "cqkg_version": __version__,
-            "fingerprint": fingerprint,
+            "inputs": inputs,
             "asserted_triples": asserted,
             "inferred_triples": inferred,
             "total_triples": total,
@@ -340,7 +341,8 @@ def write_artefacts(project: Project, store: ox.Store, disk: StoreWriter, manife
 def ensure_built(project: Project, log: Log, service_checks: ServiceCheckCache | None = None) -> ox.Store:
     """Open the built store, rebuilding first if it is missing or older than its inputs."""
     if not build_is_current(project):
-        log("build is missing or out of date; building first ...")
+        why = stale_because(project)
+        log(f"build is {why}; building first ..." if why else "build is missing; building first ...")
         result = run(project, log=log, service_checks=service_checks)
         if not result.report.conforms:
             raise CqkgError(result.report.text(), exit_code=1)

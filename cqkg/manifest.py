@@ -13,7 +13,7 @@ import pyoxigraph as ox
 
 from . import __version__
 from .errors import CqkgError
-from .project import Project
+from .project import Project, describe_changes
 
 # Bump when the layout of build/ changes, so an older build is rebuilt rather than misread.
 BUILD_FORMAT_VERSION = 1
@@ -35,9 +35,21 @@ def build_is_current(project: Project) -> bool:
         m is not None
         and m.get("format") == BUILD_FORMAT_VERSION
         and m.get("cqkg_version") == __version__  # an upgrade may build differently
-        and m.get("fingerprint") == project.fingerprint()
+        and isinstance(m.get("inputs"), dict)
+        and not project.changed_inputs(m["inputs"])
         and project.store_dir.is_dir()
     )
+
+
+def stale_because(project: Project) -> str:
+    """Why build/ is not current, for messages ('' when it is current or missing)."""
+    m = read_manifest(project)
+    if m is None or not project.store_dir.is_dir():
+        return ""
+    if m.get("format") != BUILD_FORMAT_VERSION or m.get("cqkg_version") != __version__:
+        return f"from cqkg {m.get('cqkg_version', 'of another version')}"
+    changes = project.changed_inputs(m["inputs"]) if isinstance(m.get("inputs"), dict) else ["its inputs"]
+    return "out of date: " + describe_changes(changes) if changes else ""
 
 
 def open_store(project: Project) -> ox.Store:

@@ -117,13 +117,37 @@ class Project:
             + [p for p in self._files(self.queries_dir, (".rq",)) if p.stem.endswith("-violation")]
         )
 
-    def fingerprint(self) -> str:
-        """Cheap digest of the inputs' names, sizes and modification times (a stat per file)."""
-        h = hashlib.sha256()
+    def input_state(self) -> dict[str, dict[str, Any]]:
+        """Every build input by relative path: size, modification time and SHA-256 of its content."""
+        state = {}
         for p in self.build_inputs():
             st = p.stat()
-            h.update(f"{p.relative_to(self.root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-        return h.hexdigest()
+            state[p.relative_to(self.root).as_posix()] = {
+                "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": _sha256(p),
+            }  # fmt: skip
+        return state
+
+    def changed_inputs(self, recorded: dict[str, dict[str, Any]]) -> list[str]:
+        """What differs from `recorded` (an input_state), as 'PATH changed' / 'added' / 'removed'.
+
+        Content decides: a file whose size and time are as recorded is taken as unchanged without
+        reading it; one whose time moved (a `touch`, a checkout) is hashed, and counts only if its
+        content differs.
+        """
+        out = []
+        now = {p.relative_to(self.root).as_posix(): p for p in self.build_inputs()}
+        for rel, path in sorted(now.items()):
+            was = recorded.get(rel)
+            if not isinstance(was, dict):
+                out.append(f"{rel} added")
+                continue
+            st = path.stat()
+            if st.st_size == was.get("size") and st.st_mtime_ns == was.get("mtime_ns"):
+                continue
+            if st.st_size != was.get("size") or _sha256(path) != was.get("sha256"):
+                out.append(f"{rel} changed")
+        out += [f"{rel} removed" for rel in sorted(set(recorded) - set(now))]
+        return out
 
     def rel(self, path: Path | str) -> str:
         """`path` relative to the project root, for messages (as given when outside it)."""
@@ -153,6 +177,20 @@ def _remove_stale_temporaries(directory: Path, name: str) -> None:
                 tmp.unlink()
             except OSError:
                 pass
+
+
+def describe_changes(changes: list[str], most: int = 5) -> str:
+    """'a changed, b added, and 3 more' for messages."""
+    more = f", and {len(changes) - most} more" if len(changes) > most else ""
+    return ", ".join(changes[:most]) + more
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 @contextmanager

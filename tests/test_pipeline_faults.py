@@ -122,7 +122,10 @@ def test_an_edit_during_the_build_is_not_recorded_as_built(tmp_path, monkeypatch
     monkeypatch.setattr(b, "_infer_validate_write", edit_once)
     result = run_cli(proj, "build")
     assert result.exit_code == 0, result.output
-    assert "the inputs changed during the build; building again" in result.stderr
+    assert (
+        "the inputs changed during the build (seeds/2025-h1-quality-chain-new-productive-forces.ttl changed); "
+        "building again"
+    ) in result.stderr
     assert build_is_current(Project.at(proj))
     monkeypatch.setattr(b, "_infer_validate_write", original)
     rows = run_cli(proj, "query", "metrics-for-subject", "-p", "subject=cq:Chongqing", "-f", "csv")
@@ -359,3 +362,15 @@ def test_outside_a_project_every_command_says_the_same(tmp_path, monkeypatch, co
     result = CliRunner().invoke(main, command)
     line = one_line_error(result)
     assert "Run cqkg inside a cqkg project" in line and "--project DIR" in line
+
+
+def test_content_not_time_decides_a_rebuild_and_the_message_names_the_file(tmp_path):
+    proj = copy_project(tmp_path / "p")
+    assert run_cli(proj, "build").exit_code == 0
+    seed = proj / "seeds" / "periods.ttl"
+    os.utime(seed, ns=(time.time_ns(), time.time_ns() + 10**9))  # a touch, a git checkout: same content
+    assert "building first" not in run_cli(proj, "query", "sources").stderr
+    seed.write_text(seed.read_text() + "\n# an edit\n")
+    (proj / "seeds" / "more.ttl").write_text("# a new, empty seed file\n")
+    stderr = run_cli(proj, "query", "sources").stderr
+    assert "build is out of date: seeds/more.ttl added, seeds/periods.ttl changed; building first" in stderr
