@@ -182,7 +182,7 @@ def _parse_param(value: str, text: str, where: str) -> Param:
         raise CqkgError(f"{where}: parameter {p.name!r} is not used as ?{p.name} in the query")
     if not _projects(code, p.name):
         raise CqkgError(
-            f"{where}: parameter ?{p.name} must appear in the SELECT clause so it can be bound (SPARQL substitution rule)"  # noqa: E501
+            f"{where}: parameter ?{p.name} must appear in the SELECT clause, so every row shows the value it answers for"  # noqa: E501
         )
     if p.default is not None:
         p.parse(p.default, f"{where}: default of ")

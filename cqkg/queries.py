@@ -1,7 +1,7 @@
 """Running saved queries: on the built store (pyoxigraph) or on a remote SPARQL endpoint.
 
-Parameters are bound as RDF terms: locally through pyoxigraph's substitutions (SEP-0007),
-remotely as a VALUES block built from the validated term's N-Triples form. The query text is
+Parameters are bound as RDF terms: a VALUES block built from each validated term's N-Triples
+form, locally and remotely alike. The query text is
 never assembled from user input.
 
 This module must stay light: `cqkg query` imports it on its hot path (no rdflib here).
@@ -94,9 +94,11 @@ def run_local(
     `checks` remembers which query texts were checked for SERVICE (see ServiceCheckCache).
     """
     check_safe(q, allow_service, checks)
-    subs: dict[ox.Variable, Any] = {ox.Variable(k): v for k, v in bindings.items()}
     try:
-        res = store.query(q.text, substitutions=subs or None)
+        # Parameters go in as a VALUES block of validated terms (their N-Triples form), the same text
+        # an endpoint gets: Oxigraph plans substitutions before it knows the value, and a lookup of
+        # one subject scanned the whole graph (152 ms at 1M triples, against 1.7 ms with VALUES).
+        res = store.query(with_values(q.text, bindings))
         if isinstance(res, ox.QueryBoolean):
             return _boolean(bool(res))
         if not isinstance(res, ox.QuerySolutions):

@@ -30,7 +30,7 @@ from .catalog import Catalog
 from .errors import CqkgError
 from .manifest import build_is_current, open_store
 from .project import Project
-from .sparql import UncheckableQuery, uses_service
+from .sparql import UncheckableQuery, uses_service, with_values
 from .terms import PREFIXES
 
 Log = Callable[[str], None]
@@ -159,8 +159,7 @@ def run_saved(build: LatestBuild, project: Project, name: str, raw: dict[str, st
     except CqkgError as e:
         raise Refused(404 if "no saved query" in str(e) else 400, str(e)) from None
     check_query(q.text)
-    subs: dict[ox.Variable, Any] = {ox.Variable(k): v for k, v in bindings.items()}
-    result = build.store().query(q.text, substitutions=subs or None)
+    result = build.store().query(with_values(q.text, bindings))  # as cqkg query binds them
     if not isinstance(result, (ox.QuerySolutions, ox.QueryBoolean)):
         raise Refused(400, f"saved query {name!r} is not a SELECT or ASK query")
     return result.serialize(format=ox.QueryResultsFormat.JSON) or b""
