@@ -82,6 +82,7 @@ class BuildOptions:
     strict_shacl: bool = False  # refuse shapes the compiled validator cannot run
     service_checks: ServiceCheckCache | None = None  # remembers which check texts were parsed
     log: Log = _quiet
+    stage: Log = _quiet  # told the name of each stage as it starts (for progress on a terminal)
 
 
 def run(
@@ -91,13 +92,14 @@ def run(
     shacl_engine: str = "fast",
     service_checks: ServiceCheckCache | None = None,
     strict_shacl: bool = False,
+    stage: Log = _quiet,
 ) -> BuildResult:
     """Build (or, with write=False, only validate) the project's graph.
 
     `shacl_engine` is "fast" (shapes compiled to SPARQL) or "pyshacl"; `service_checks`
     remembers which quality-check texts were checked for SERVICE.
     """
-    opts = BuildOptions(write, shacl_engine, strict_shacl, service_checks, log)
+    opts = BuildOptions(write, shacl_engine, strict_shacl, service_checks, log, stage)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         # The inputs as they are before anything is read: an edit during the build then leaves a
         # manifest that no longer matches them, and the next command builds again.
@@ -112,6 +114,9 @@ def run(
     return result
 
 
+# The stages a build reports (parsing, inference, validation, writing); validate has all but the last.
+STAGES = 4
+
 # A build restarts when its inputs change under it; this many times, then it reports and stops.
 MAX_ATTEMPTS = 3
 
@@ -119,6 +124,7 @@ MAX_ATTEMPTS = 3
 def _run_once(project: Project, opts: BuildOptions, inputs: dict[str, Any]) -> BuildResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    opts.stage("parsing")
     src = load_sources(project)
     # The source graphs are final now: a background thread starts writing them to the on-disk
     # store while inference and validation run (RocksDB ingestion is the slowest part of a write).
@@ -160,10 +166,12 @@ def _infer_validate_write(
         raise CqkgError("OWL that cqkg's inference does not implement (nothing was built):\n" + "\n".join(lines) + more)
 
     # Validate the closure without domain/range typing (see reason.materialise), then complete it.
+    opts.stage("inference")
     t = time.perf_counter()
     reason.materialise(store, typing=False)
     timings["inference"] = time.perf_counter() - t
 
+    opts.stage("validation")
     t = time.perf_counter()
     report = validate_store(project, src, store, shapes, opts.shacl_engine, opts.service_checks, opts.strict_shacl, log)
     timings["validation"] = time.perf_counter() - t
@@ -177,6 +185,7 @@ def _infer_validate_write(
     if disk is None or not report.conforms:
         return BuildResult(asserted, inferred, total, n_sources, report, timings, False)
 
+    opts.stage("writing")
     t = time.perf_counter()
     write_artefacts(
         project,

@@ -32,9 +32,46 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_QUIET = False  # --quiet: no progress and no notes on stderr (warnings and errors still)
+
+
 def log(msg: str) -> None:
     """Progress and notices go to stderr, never into data output."""
-    click.echo(msg, err=True)
+    if not _QUIET or msg.startswith("warning"):
+        click.echo(msg, err=True)
+
+
+class Stages:
+    """Progress of a long command on a terminal: the stage, how many are done, the time so far.
+
+    Drawn by rich on stderr only when stderr is a terminal and --quiet is off, and removed when
+    the command ends, so nothing is ever mixed into data output or into a log file.
+    """
+
+    def __init__(self, label: str, total: int):
+        self.progress: Any = None
+        self.started = False
+        if not _QUIET and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(
+                TextColumn("{task.description}"), MofNCompleteColumn(), TextColumn("{task.fields[stage]}"),
+                TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+            )  # fmt: skip
+            self.progress.start()
+            self.task = self.progress.add_task(label, total=total, stage="")
+
+    def __call__(self, stage: str) -> None:
+        """Start `stage` (the stages before it are done)."""
+        if self.progress is not None:
+            self.progress.update(self.task, advance=1 if self.started else 0, stage=stage)
+            self.started = True
+
+    def close(self) -> None:
+        """Remove the progress line."""
+        if self.progress is not None:
+            self.progress.stop()
 
 
 def service_checks() -> ServiceCheckCache:
@@ -128,14 +165,17 @@ PROJECT_HELP = (
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--project", "project_dir", type=click.Path(file_okay=False), envvar="CQKG_PROJECT", help=PROJECT_HELP)
+@click.option("--quiet", "-q", is_flag=True, help="No progress and no notes on stderr (warnings and errors still).")
 @click.version_option(package_name="cqkg")
 @click.pass_context
-def main(ctx: click.Context, project_dir: str | None) -> None:
+def main(ctx: click.Context, project_dir: str | None, quiet: bool) -> None:
     """cqkg: Chongqing manufacturing knowledge graph.
 
     Build a validated RDF graph from the seed articles, query it with saved SPARQL queries,
     export it, and load it into a triple store.
     """
+    global _QUIET
+    _QUIET = quiet
     ctx.obj = project_dir
 
 
@@ -200,9 +240,12 @@ def build(project: Project, shacl_engine: str, strict_shacl: bool) -> None:
     """Validate the seeds and write the graph and store under build/."""
     from . import build as b
 
-    result = b.run(
-        project, log=log, shacl_engine=shacl_engine, service_checks=service_checks(), strict_shacl=strict_shacl
-    )
+    stages = Stages("build", b.STAGES)
+    try:
+        result = b.run(project, log=log, shacl_engine=shacl_engine, service_checks=service_checks(),
+                       strict_shacl=strict_shacl, stage=stages)  # fmt: skip
+    finally:
+        stages.close()
     _print_summary(result)
     if not result.report.conforms:
         click.echo(result.report.text(), err=True)
@@ -231,14 +274,12 @@ def validate(project: Project, warnings: bool, shacl_engine: str, strict_shacl: 
     """Check shapes, quotes and quality queries. Exit 0 conforms, 1 violations, 2 bad input."""
     from . import build as b
 
-    result = b.run(
-        project,
-        write=False,
-        log=log,
-        shacl_engine=shacl_engine,
-        service_checks=service_checks(),
-        strict_shacl=strict_shacl,
-    )
+    stages = Stages("validate", b.STAGES - 1)
+    try:
+        result = b.run(project, write=False, log=log, shacl_engine=shacl_engine, service_checks=service_checks(),
+                       strict_shacl=strict_shacl, stage=stages)  # fmt: skip
+    finally:
+        stages.close()
     click.echo(result.report.text(show_warnings=warnings))
     sys.exit(0 if result.report.conforms else 1)
 

@@ -374,3 +374,43 @@ def test_content_not_time_decides_a_rebuild_and_the_message_names_the_file(tmp_p
     (proj / "seeds" / "more.ttl").write_text("# a new, empty seed file\n")
     stderr = run_cli(proj, "query", "sources").stderr
     assert "build is out of date: seeds/more.ttl added, seeds/periods.ttl changed; building first" in stderr
+
+
+# ------------------------------------------------------------------ progress on a terminal, and only there
+
+
+def on_a_terminal(args: list[str]) -> str:
+    """What a command writes to a terminal (stderr on a pseudo-terminal, stdout to a pipe)."""
+    import pty
+    import select
+
+    main, sub = pty.openpty()
+    proc = subprocess.Popen([cqkg_exe(), *args], stdout=subprocess.PIPE, stderr=sub)
+    os.close(sub)
+    out = b""
+    while True:
+        ready, _, _ = select.select([main], [], [], 10)
+        if not ready:
+            break
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the command ended
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.communicate(timeout=60)
+    os.close(main)
+    return out.decode("utf-8", "replace")
+
+
+def test_long_commands_show_progress_on_a_terminal_only(tmp_path):
+    proj = copy_project(tmp_path / "p")
+    shown = on_a_terminal(["--project", str(proj), "build"])
+    assert "build" in shown and "validation" in shown and "/4" in shown
+    (proj / "seeds" / "periods.ttl").write_text((proj / "seeds" / "periods.ttl").read_text() + "\n# edit\n")
+    quiet = on_a_terminal(["--project", str(proj), "--quiet", "build"])
+    assert "/4" not in quiet and "wrote build/" not in quiet
+    (proj / "seeds" / "periods.ttl").write_text((proj / "seeds" / "periods.ttl").read_text() + "\n# again\n")
+    piped = run_cli(proj, "build")  # not a terminal: the usual lines, no progress
+    assert piped.exit_code == 0 and "/4" not in piped.stderr and piped.stderr.startswith("wrote build/")
