@@ -103,6 +103,10 @@ class Answer:
     body: bytes
 
 
+class StoreUnavailable(CqkgError):
+    """The store could not be reached, or answered 502/503/504, on every attempt."""
+
+
 class _Transient(Exception):
     """A failure worth retrying (connection trouble, 502/503/504); carries the final message."""
 
@@ -198,7 +202,7 @@ class Http:
                 delay = self.backoff * 2 ** (attempt - 1)
                 if attempt > retries or time.monotonic() + delay >= deadline:
                     tries = f" after {attempt} attempts" if attempt > 1 else ""
-                    raise CqkgError(f"{e}{tries}") from None
+                    raise StoreUnavailable(f"{e}{tries}") from None
                 self.log(f"{e}; retrying in {delay:g}s ({attempt}/{retries})")
                 self.sleep(delay)
 
@@ -532,11 +536,11 @@ def _swap(gsp: str, update_endpoint: str, temps: dict[str, str], sent: dict[str,
         try:
             sparql_update(update_endpoint, update, http, retries=0)
             return
-        except CqkgError as e:
+        except CqkgError as e:  # StoreUnavailable is repeated below; any other answer is final
             # A lost answer may hide a copy that happened: repeating it is harmless while the
             # temporary graphs still hold what was sent (Virtuoso copies a missing graph as
             # an empty one, which would empty the target).
-            if attempt > http.retries or not _transient(e):
+            if attempt > http.retries or not isinstance(e, StoreUnavailable):
                 raise
             held = {g: count_graph(gsp, t, http) for g, t in temps.items()}
             changed = [g for g in temps if held[g] != sent[g]]
@@ -549,15 +553,6 @@ def _swap(gsp: str, update_endpoint: str, temps: dict[str, str], sent: dict[str,
             delay = http.backoff * 2 ** (attempt - 1)
             http.log(f"{e}; the uploaded graphs are intact; repeating the swap in {delay:g}s")
             http.sleep(delay)
-
-
-def _transient(e: CqkgError) -> bool:
-    text = str(e)
-    return (
-        "cannot reach the store" in text
-        or "did not answer in time" in text
-        or any(f"HTTP {code}" in text for code in RETRY_STATUS)
-    )
 
 
 def _drop(update_endpoint: str, graphs: Iterable[str], http: Http) -> None:
