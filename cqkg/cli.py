@@ -339,6 +339,7 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, str]:
     help="With --endpoint: the graph the query reads ('default' for the store's default graph).",
 )
 @click.option("--allow-service", is_flag=True, help="Allow SERVICE clauses (federated calls to other endpoints).")
+@click.option("--human", is_flag=True, help="In tables, numbers as 2.2 trn, 1.3 m, 489.3 k (csv/tsv/json stay exact).")
 @timeout_option(60)
 @click.option(
     "--max-width",
@@ -358,6 +359,7 @@ def query(
     endpoint: str | None,
     graph: str,
     allow_service: bool,
+    human: bool,
     timeout: float,
     max_width: int,
 ) -> None:
@@ -382,7 +384,7 @@ def query(
     else:
         store = built_store(project, checks)
         result = run_local(store, q, bindings, allow_service=allow_service, checks=checks)
-    emit(format_result(result, fmt, max_width=max_width), output)
+    emit(format_result(result, fmt, max_width=max_width, human=human), output)
 
 
 @main.command()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal, InvalidOperation
 
 import pyoxigraph as ox
 
 from .errors import CqkgError
 from .queries import QueryResult
-from .terms import Term, compact, term_to_json
+from .terms import XSD, Term, compact, term_to_json
 
 OUTPUT_FORMATS = ("table", "csv", "tsv", "json", "md")
 
@@ -26,8 +27,47 @@ def display(t: Term | None, compact_iris: bool = True) -> str:
     return t.value
 
 
-def format_result(result: QueryResult, fmt: str, max_width: int = 0) -> str:
-    """The rows in `fmt`; table cells are cut at `max_width` characters (0 = never)."""
+_NUMERIC = {XSD + n for n in ("integer", "decimal", "double", "float", "long", "int", "nonNegativeInteger")}
+_HUMAN = [(Decimal(10) ** 12, "trn"), (Decimal(10) ** 9, "bn"), (Decimal(10) ** 6, "m"), (Decimal(10) ** 3, "k")]
+
+
+def readable_number(t: Term | None, human: bool = False) -> str | None:
+    """A numeric literal for people: digits grouped (2,200,000,000,000), or with `human` scaled
+    (2.2 trn, 1.3 m); None for anything that is not a number.
+
+    >>> readable_number(ox.Literal("2200000000000", datatype=ox.NamedNode(XSD + "decimal")), human=True)
+    '2.2 trn'
+    """
+    if not isinstance(t, ox.Literal) or t.datatype.value not in _NUMERIC:
+        return None
+    try:
+        n = Decimal(t.value)
+    except InvalidOperation:
+        return None
+    if not n.is_finite():
+        return t.value
+    if human:
+        for size, name in _HUMAN:
+            if abs(n) >= size:
+                return f"{(n / size).quantize(Decimal('0.1')).normalize():f} {name}"
+    text = f"{n:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def width(text: str) -> int:
+    """Columns `text` takes on a terminal: East Asian wide characters take two (wcwidth)."""
+    from wcwidth import wcswidth
+
+    w = wcswidth(text)
+    return w if w >= 0 else len(text)
+
+
+def format_result(result: QueryResult, fmt: str, max_width: int = 0, human: bool = False) -> str:
+    """The rows in `fmt`; table cells are cut at `max_width` screen columns (0 = never).
+
+    Tables and Markdown group the digits of numbers (or, with `human`, scale them: 2.2 trn);
+    CSV, TSV and JSON keep every value exactly as stored.
+    """
     if fmt == "json":
         body = {
             "head": {"vars": result.variables},
@@ -46,7 +86,7 @@ def format_result(result: QueryResult, fmt: str, max_width: int = 0) -> str:
         for row in result.rows:
             writer.writerow([display(t, compact_iris=False) for t in row])
         return buf.getvalue()
-    cells = [[display(t) for t in row] for row in result.rows]
+    cells = [[readable_number(t, human) or display(t) for t in row] for row in result.rows]
     if fmt == "md":
         return _markdown(result.variables, cells)
     if fmt == "table":
@@ -63,14 +103,27 @@ def _markdown(variables: list[str], cells: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cut(text: str, most: int) -> str:
+    """`text` cut to at most `most` screen columns, with an ellipsis."""
+    if width(text) <= most:
+        return text
+    out, used = "", 0
+    for ch in text:
+        w = width(ch)
+        if used + w > most - 1:
+            break
+        out, used = out + ch, used + w
+    return out + "…"
+
+
 def _table(variables: list[str], cells: list[list[str]], max_width: int) -> str:
-    if max_width:
-        cells = [[c if len(c) <= max_width else c[: max_width - 1] + "…" for c in row] for row in cells]
     cells = [[c.replace("\n", " ") for c in row] for row in cells]
-    widths = [max([len(v)] + [len(r[i]) for r in cells]) for i, v in enumerate(variables)]
+    if max_width:
+        cells = [[_cut(c, max_width) for c in row] for row in cells]
+    widths = [max([width(v)] + [width(r[i]) for r in cells]) for i, v in enumerate(variables)]
 
     def fmt_row(r: list[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        return "  ".join(c + " " * (w - width(c)) for c, w in zip(r, widths, strict=True)).rstrip()
 
     lines = [fmt_row(variables), fmt_row(["-" * w for w in widths])]
     lines += [fmt_row(r) for r in cells]
