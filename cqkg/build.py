@@ -26,11 +26,11 @@ import pyoxigraph as ox
 from . import __version__, reason
 from .errors import CqkgError
 from .export import export_bytes
-from .manifest import BUILD_FORMAT_VERSION, build_is_current, open_store, stale_because
-from .project import Project, atomic_output, describe_changes, pid_alive
+from .manifest import BUILD_FORMAT_VERSION, open_store, staleness
+from .project import Project, atomic_output, describe_changes, pid_alive, remove_stale_temporaries
 from .rdfstore import count, dump
 from .report import Report
-from .sources import Sources, load_sources
+from .sources import Sources, assemble, load_sources
 from .sparql import ServiceCheckCache
 from .terms import INFERRED_GRAPH, ONTOLOGY_GRAPH
 from .validate import shapes_store, validate_store
@@ -60,12 +60,6 @@ class BuildResult:
 
 def _show(node: Any) -> str:
     return f"<{node.value}>" if isinstance(node, ox.NamedNode) else "a blank node"
-
-
-def assemble(src: Sources) -> ox.Store:
-    """The store, with the default graph = the deduplicated union of the named graphs."""
-    src.store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
-    return src.store
 
 
 def default_graph_size(store: ox.Store) -> int:
@@ -279,22 +273,17 @@ def remove_leftovers(project: Project) -> list[str]:
     process is gone (a build running in parallel keeps its own). Returns what was removed."""
     build = project.build_dir
     removed = []
-    candidates = (
-        list(build.glob(".store-*"))
-        + list(build.glob(f"{STORES}/*.partial"))
-        + list(build.glob(f"{STORES}/*.tmp"))
-        + list(build.glob(".*.tmp"))
-    )
-    for path in candidates:
-        m = re.search(r"-(\d+)\.(?:partial|tmp)$|\.(\d+)\.[^.]+\.tmp$", path.name)
-        pid = int(m.group(1) or m.group(2)) if m else None
-        if pid is not None and pid_alive(pid):
+    stores = [*build.glob(".store-*"), *build.glob(f"{STORES}/*.partial"), *build.glob(f"{STORES}/*.tmp")]
+    for path in stores:
+        if not path.is_dir() or path.is_symlink():
             continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        m = re.search(r"-(\d+)\.(?:partial|tmp)$", path.name)  # <time>-<pid>.partial, or RocksDB's <that>.tmp
+        if m and pid_alive(int(m.group(1))):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
         removed.append(path.name)
+    for name in ("graph.ttl", "manifest.json", "store-link"):  # what write_artefacts writes by rename
+        removed += remove_stale_temporaries(build, name)
     return removed
 
 
@@ -349,9 +338,9 @@ def write_artefacts(project: Project, store: ox.Store, disk: StoreWriter, manife
 
 def ensure_built(project: Project, log: Log, service_checks: ServiceCheckCache | None = None) -> ox.Store:
     """Open the built store, rebuilding first if it is missing or older than its inputs."""
-    if not build_is_current(project):
-        why = stale_because(project)
-        log(f"build is {why}; building first ..." if why else "build is missing; building first ...")
+    why = staleness(project)
+    if why is not None:  # checked once: the inputs are hashed once
+        log(f"build is {why}; building first ...")
         result = run(project, log=log, service_checks=service_checks)
         if not result.report.conforms:
             raise CqkgError(result.report.text(), exit_code=1)

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CqkgError
-from .numbers import found_numbers
+from .numbers import ORDINALS, SMALL_NUMBERS, found_numbers
 from .project import Project, atomic_output
 from .rdfstore import select
-from .sources import load_sources
+from .sources import union_store
 from .terms import CQKG, PREFIXES, RDFS, SKOS, compact
 
 # A sentence ends at . ! ? (not the point of 5.6), their Chinese forms, ； or a line end.
@@ -75,8 +75,7 @@ _BEFORE_UNITS = [  # (pattern within the words just before the number, unit): "v
     (r"(?:talents?|people|workers|employees|employment|jobs)\b(?:\W+\S+){0,10}\W*$", "Person"),
     (r"\bindex\b(?:\W+\S+){0,6}\W*$", "IndexPoint"),
 ]
-_SMALL = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+
 _DECREASE = re.compile(r"(?:reduc|decreas|fell|drop|declin|cut|sav|lower)\w*\b[^.;]{0,40}$", re.I)
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december"]  # fmt: skip
@@ -164,16 +163,9 @@ def _labels(store, kinds: tuple[str, ...]) -> dict[str, str]:  # type: ignore[no
     return out
 
 
-def load_sources_store(project: Project):  # type: ignore[no-untyped-def]
-    """The project's files in one store, the default graph their union (for label look-ups)."""
-    from .build import assemble
-
-    return assemble(load_sources(project))
-
-
 def propose(project: Project, text: str, published: date, store: Any = None) -> tuple[list[Candidate], list[str]]:
     """Candidate observations for every number in `text`, and audit-ignore proposals."""
-    store = store if store is not None else load_sources_store(project)
+    store = store if store is not None else union_store(project)
     things = _labels(store, (CQKG + "Place", CQKG + "Industry", CQKG + "IndustrialCluster", CQKG + "Enterprise",
                              "http://www.w3.org/ns/org#Organization"))  # fmt: skip
     kinds = _labels(store, (CQKG + "Product", CQKG + "Category"))  # what an observation's item can be
@@ -267,16 +259,18 @@ def propose(project: Project, text: str, published: date, store: Any = None) -> 
                 if value is None:
                     c.todo.append(f"{part}: the sentence does not say; choose one (cqkg lookup TEXT --type {part})")
             candidates.append(c)
-        for m in re.finditer(rf"\b({'|'.join(_SMALL)})\s+(?:[\w“”\"-]+\s+){{0,2}}?([a-z-]+s|years?)\b", sentence, re.I):
-            small = Decimal(_SMALL.index(m.group(1).lower()) + 1)  # "five national centres", "one year"
+        for m in re.finditer(
+            rf"\b({'|'.join(SMALL_NUMBERS)})\s+(?:[\w“”\"-]+\s+){{0,2}}?([a-z-]+s|years?)\b", sentence, re.I
+        ):
+            small = Decimal(SMALL_NUMBERS.index(m.group(1).lower()) + 1)  # "five national centres", "one year"
             unit = "Year" if m.group(2).lower().startswith("year") else "Item"
             c = Candidate(sentence, small, m.group(1), unit=unit, period=_period(sentence, published)[0],
                           indicator="Duration" if unit == "Year" else "Count")  # fmt: skip
             c.todo.append("subject: what the number is about")
             candidates.append(c)
         if re.search(r"\brank", sentence, re.I):  # "ranking second": a rank written as a word
-            for m in re.finditer(rf"\b({'|'.join(_ORDINALS)})\b", sentence, re.I):
-                rank = Decimal(_ORDINALS.index(m.group(1).lower()) + 1)
+            for m in re.finditer(rf"\b({'|'.join(ORDINALS)})\b", sentence, re.I):
+                rank = Decimal(ORDINALS.index(m.group(1).lower()) + 1)
                 c = Candidate(sentence, rank, m.group(1), unit="RankPosition", indicator="Rank",
                               period=_period(sentence, published)[0])  # fmt: skip
                 c.todo.append("subject: the thing that ranks; and what it ranks by (the item)")
@@ -345,7 +339,7 @@ def draft(
     else:
         header = f"{publisher} | {published.day} {_MONTHS[published.month - 1].title()} {published.year}"
     text = f"{header}\n\n{title}\n\n{body.strip()}\n"
-    store = load_sources_store(project)  # parsed once: labels, periods and organisations come from it
+    store = union_store(project)  # parsed once: labels, periods and organisations come from it
     candidates, ignores = propose(project, text, published, store)
     periods = select(store, f"SELECT DISTINCT ?p WHERE {{ ?p a <{CQKG}Period> }}")
     existing_periods = {r[0].value.rsplit("/", 1)[-1] for r in periods if r[0] is not None}

@@ -10,12 +10,11 @@ import difflib
 
 import pyoxigraph as ox
 
-from .build import assemble
 from .errors import CqkgError
 from .project import Project
 from .queries import QueryResult
 from .rdfstore import select
-from .sources import load_sources
+from .sources import assemble, load_sources
 from .terms import CQKG, DCTERMS, RDFS, SKOS, compact
 
 # --type NAME -> the class whose instances (subclasses included) it means.

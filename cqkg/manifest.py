@@ -28,28 +28,20 @@ def read_manifest(project: Project) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def build_is_current(project: Project) -> bool:
-    """Is build/ complete, of this format, and built from the inputs as they are now?"""
-    m = read_manifest(project)
-    return (
-        m is not None
-        and m.get("format") == BUILD_FORMAT_VERSION
-        and m.get("cqkg_version") == __version__  # an upgrade may build differently
-        and isinstance(m.get("inputs"), dict)
-        and not project.changed_inputs(m["inputs"])
-        and project.store_dir.is_dir()
-    )
-
-
-def stale_because(project: Project) -> str:
-    """Why build/ is not current, for messages ('' when it is current or missing)."""
+def staleness(project: Project) -> str | None:
+    """Why build/ is not current ('missing', 'from cqkg …', 'out of date: …'), or None when it is."""
     m = read_manifest(project)
     if m is None or not project.store_dir.is_dir():
-        return ""
+        return "missing"
     if m.get("format") != BUILD_FORMAT_VERSION or m.get("cqkg_version") != __version__:
-        return f"from cqkg {m.get('cqkg_version', 'of another version')}"
+        return f"from cqkg {m.get('cqkg_version', 'of another version')}"  # an upgrade may build differently
     changes = project.changed_inputs(m["inputs"]) if isinstance(m.get("inputs"), dict) else ["its inputs"]
-    return "out of date: " + describe_changes(changes) if changes else ""
+    return "out of date: " + describe_changes(changes) if changes else None
+
+
+def build_is_current(project: Project) -> bool:
+    """Is build/ complete, of this format and cqkg version, and built from the inputs as they are now?"""
+    return staleness(project) is None
 
 
 def open_store(project: Project) -> ox.Store:

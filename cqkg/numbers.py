@@ -1,9 +1,10 @@
 """The numbers a sentence states, in base units: digits, English number words, Chinese numerals.
 
 Number words are read by maintained libraries rather than hand-made tables: cn2an for Chinese
-numerals (一百三十万, 百分之五), text2num for English words ("three million", "second"). Then each
-number followed by a scale word (thousand, million, billion, trillion, 万, 亿, 万亿 …) is read
-with that scale, so "1.3 million" states 1300000 and "1.3亿" 130000000.
+numerals (一百三十万, 百分之五), text2num for English words ("three million"); only the ordinals
+first to tenth ("ranking second") are a list of our own. Each number followed by a scale word
+(thousand, million, billion, trillion, 万, 亿, 万亿 …) is read with that scale, so
+"1.3 million" states 1300000 and "1.3亿" 130000000.
 """
 
 from __future__ import annotations
@@ -11,68 +12,27 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 SCALES = {
     "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12,
     "千": 10**3, "万": 10**4, "十万": 10**5, "百万": 10**6, "千万": 10**7, "亿": 10**8, "十亿": 10**9,
     "百亿": 10**10, "千亿": 10**11, "万亿": 10**12,
 }  # fmt: skip
-# text2num writes a lone scale word as digits ("2.6 million" -> "2.6 1000000"): read those as scales too.
-_SCALE_DIGITS = {str(v): v for v in (10**3, 10**6, 10**9, 10**12)}
-_NUMBER = re.compile(
-    r"(?<![\d.])(\d+(?:,\d{3})*(?:\.\d+)?)(?:st|nd|rd|th)?\s*"
-    r"(万亿|千亿|百亿|十亿|千万|百万|十万|亿|万|千|(?:thousand|million|billion|trillion)s?\b"
-    r"|(?:1000|1000000|1000000000|1000000000000)(?![\d.,]))?",
-    re.IGNORECASE,
-)
-
-
 _CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-def _words_to_digits(text: str) -> str:
-    from text_to_num import alpha2digit
-
-    if _CJK.search(text):  # cn2an takes ~0.1 s to import: only for text that has Chinese in it
-        text = _chinese_to_digits(text)
-    try:
-        text = alpha2digit(text, "en", threshold=0)
-    except (ValueError, KeyError, IndexError):
-        pass
-    return text
-
-
-def _chinese_to_digits(text: str) -> str:
-    import cn2an
-
-    with warnings.catch_warnings():  # cn2an warns about every character run it cannot read
-        warnings.simplefilter("ignore")
-        try:
-            text = cn2an.transform(text, "cn2an")
-        except (ValueError, KeyError, IndexError):  # text cn2an cannot read stays as it is
-            pass
-    return text
+SMALL_NUMBERS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+_ORDINAL = re.compile(rf"\b({'|'.join(ORDINALS)})\b", re.IGNORECASE)
 
 
 def stated_numbers(text: str) -> set[Decimal]:
-    """Every number `text` states, with its scale word applied (a bare number as written).
+    """Every number `text` states, in base units, small words and ordinals included (the lenient
+    reading a value check needs: "ranking second" states 2).
 
     >>> sorted(stated_numbers("1.3 million vehicles, up 5.6%, ranking second; 3万 units"))
     [Decimal('2'), Decimal('5.6'), Decimal('30000'), Decimal('1300000.0')]
     """
-    out: set[Decimal] = set()
-    for m in _NUMBER.finditer(_words_to_digits(text)):
-        try:
-            n = Decimal(m.group(1).replace(",", ""))
-        except InvalidOperation:
-            continue
-        scale = (m.group(2) or "").lower().rstrip("s") if m.group(2) and not m.group(2).isdigit() else m.group(2)
-        if not scale:
-            out.add(n)
-        else:
-            out.add(n * (SCALES.get(scale) or _SCALE_DIGITS.get(scale) or 1))
-    return out
+    return {f.value for f in found_numbers(text, small_words=True)}
 
 
 def states(text: str, value: Decimal) -> bool:
@@ -110,9 +70,10 @@ _CN = "零〇一二两三四五六七八九十百千万亿"
 _CHINESE = re.compile(rf"(百分之)([{_CN}点]+)|([{_CN}]{{2,}}|[一二两三四五六七八九十](?=[个家项辆亿万]))")
 
 
-def found_numbers(text: str) -> list[Found]:
+def found_numbers(text: str, small_words: bool = False) -> list[Found]:
     """The numbers of `text` with their positions, in text order: digits (with scale words and
-    percent signs), English number words and Chinese numerals.
+    percent signs), English number words and Chinese numerals; with `small_words`, also the words
+    one to nine and the ordinals first to tenth.
 
     >>> [(f.surface, f.value) for f in found_numbers("up 5.6% to 1.3 million, three million more")]
     [('5.6%', Decimal('5.6')), ('1.3 million', Decimal('1300000.0')), ('three million', Decimal('3000000'))]
@@ -131,7 +92,8 @@ def found_numbers(text: str) -> list[Found]:
         words = m.group(0).strip(" -")
         if any(a <= m.start() < b for a, b in taken):
             continue  # the scale word of a number written in digits
-        if not re.search(r"hundred|thousand|million|billion|trillion|ty\b|teen|ten|eleven|twelve", words, re.I):
+        big = re.search(r"hundred|thousand|million|billion|trillion|ty\b|teen|ten|eleven|twelve", words, re.I)
+        if not (big or small_words):
             continue  # "one of the …" is no number worth a fact; ten and above are
         from text_to_num import text2num
 
@@ -141,7 +103,10 @@ def found_numbers(text: str) -> list[Found]:
             continue
         scale = next((w for w in ("trillion", "billion", "million", "thousand") if w in words.lower()), None)
         out.append(Found(words, n, m.start(), m.start() + len(words), scale))
-    if _CJK.search(text):
+    if small_words:
+        for m in _ORDINAL.finditer(text):
+            out.append(Found(m.group(1), Decimal(ORDINALS.index(m.group(1).lower()) + 1), m.start(), m.end()))
+    if _CJK.search(text):  # cn2an takes ~0.1 s to import: only for text that has Chinese in it
         import cn2an
 
         for m in _CHINESE.finditer(text):

@@ -168,15 +168,18 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def _remove_stale_temporaries(directory: Path, name: str) -> None:
+def remove_stale_temporaries(directory: Path, name: str) -> list[str]:
     """Remove `.NAME.<pid>.<random>.tmp` files that a killed writer left (its PID is gone)."""
+    removed = []
     for tmp in directory.glob(f".{glob.escape(name)}.*.tmp"):
         pid = tmp.name[len(name) + 2 :].split(".", 1)[0]
         if pid.isdigit() and not pid_alive(int(pid)):
             try:
                 tmp.unlink()
             except OSError:
-                pass
+                continue
+            removed.append(tmp.name)
+    return removed
 
 
 def describe_changes(changes: list[str], most: int = 5) -> str:
@@ -206,7 +209,7 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise CqkgError(f"{path}: cannot write: directory {directory} does not exist")
-    _remove_stale_temporaries(directory, path.name)
+    remove_stale_temporaries(directory, path.name)
     try:
         # The PID in the name tells a later run whether the writer is gone (see below).
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory)

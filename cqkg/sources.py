@@ -172,6 +172,17 @@ def load_sources(project: Project) -> Sources:
     return src
 
 
+def assemble(src: Sources) -> ox.Store:
+    """The store, with the default graph = the deduplicated union of the named graphs."""
+    src.store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
+    return src.store
+
+
+def union_store(project: Project) -> ox.Store:
+    """The project's files parsed, the default graph their union (no inference): for look-ups."""
+    return assemble(load_sources(project))
+
+
 # --------------------------------------------------------------------------- the source index
 
 _WS = re.compile(r"\s+")

@@ -24,14 +24,13 @@ import pytest
 from click.testing import CliRunner
 
 from cqkg import reason, shacl
-from cqkg.build import assemble
 from cqkg.catalog import Catalog, SavedQuery
 from cqkg.cli import main
 from cqkg.export import graph_triples
 from cqkg.project import Project
 from cqkg.queries import QueryResult
 from cqkg.remote import Http, sparql_select
-from cqkg.sources import load_sources
+from cqkg.sources import assemble, load_sources
 from cqkg.terms import OWL, RDF, RDFS, SH, from_rdflib, to_rdflib, to_rdflib_graph
 from cqkg.validate import shapes_store
 
