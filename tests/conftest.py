@@ -49,6 +49,21 @@ def copy_project(dest: Path, seeds: Path | None = None) -> Path:
     return dest
 
 
+def cqkg_command() -> list[str]:
+    """The installed console script (falls back to python -m cqkg)."""
+    exe = shutil.which("cqkg", path=os.path.dirname(sys.executable)) or shutil.which("cqkg")
+    return [exe] if exe else [sys.executable, "-m", "cqkg"]
+
+
+def one_line_error(result, code=2) -> str:
+    """Assert a CLI result failed with `code` and one 'Error:' line, no traceback; return that line."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
 def run_cli(project: Path, *args: str, **kwargs):
     """Run `cqkg --project PROJECT ARGS` in-process; returns click's Result."""
     return CliRunner().invoke(main, ["--project", str(project), *args], catch_exceptions=False, **kwargs)

@@ -12,13 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import read_only, run_cli
-
-
-def cqkg_command() -> list[str]:
-    """The installed console script (falls back to python -m cqkg.cli)."""
-    exe = shutil.which("cqkg", path=os.path.dirname(sys.executable)) or shutil.which("cqkg")
-    return [exe] if exe else [sys.executable, "-m", "cqkg.cli"]
+from conftest import cqkg_command, read_only, run_cli
 
 
 def cqkg_subprocess(project: Path, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:

@@ -18,20 +18,7 @@ from cqkg import build as b
 from cqkg.manifest import build_is_current
 from cqkg.project import Project
 
-from conftest import StubServer, copy_project, read_only, run_cli
-
-
-def cqkg_exe() -> str:
-    return shutil.which("cqkg", path=os.path.dirname(sys.executable)) or "cqkg"
-
-
-def one_line_error(result, code=2) -> str:
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output and "internal error" not in result.output
-    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
-    assert len(errors) == 1, result.stderr
-    return errors[0]
-
+from conftest import StubServer, copy_project, cqkg_command, one_line_error, read_only, run_cli
 
 # ------------------------------------------------------------------ 1. SERVICE, however it is spelled
 
@@ -175,7 +162,7 @@ import pathlib, subprocess
 seed = pathlib.Path({str(seed)!r})
 for i in range(6):
     seed.write_text(seed.read_text() + "\\n# edit {{}}\\n".format(i))
-    subprocess.run([{cqkg_exe()!r}, "--project", {str(proj)!r}, "build"], check=True, capture_output=True)
+    subprocess.run([*{cqkg_command()!r}, "--project", {str(proj)!r}, "build"], check=True, capture_output=True)
 """,
         ]
     )
@@ -206,7 +193,7 @@ for i in range(6):
 
 def test_a_parameter_that_is_not_utf8_is_one_line(built_project):
     proc = subprocess.run(
-        [cqkg_exe(), "--project", str(built_project), "query", "who-said-what"], capture_output=True, timeout=60
+        [*cqkg_command(), "--project", str(built_project), "query", "who-said-what"], capture_output=True, timeout=60
     )
     assert proc.returncode == 0
     path = built_project / "queries" / "zz-string.rq"
@@ -215,7 +202,7 @@ def test_a_parameter_that_is_not_utf8_is_one_line(built_project):
     )
     try:
         proc = subprocess.run(
-            [cqkg_exe(), "--project", str(built_project), "query", "zz-string", "-p", b"name=caf\xe9"],
+            [*cqkg_command(), "--project", str(built_project), "query", "zz-string", "-p", b"name=caf\xe9"],
             capture_output=True,
             timeout=60,
         )
@@ -294,7 +281,7 @@ def test_a_full_disk_during_export_keeps_the_old_file(built_project, tiny_disk):
 def test_stdout_on_a_full_disk_is_an_error_not_a_truncated_file(built_project, command):
     with open("/dev/full", "w") as full:
         proc = subprocess.run(
-            [cqkg_exe(), "--project", str(built_project), *command],
+            [*cqkg_command(), "--project", str(built_project), *command],
             stdout=full,
             stderr=subprocess.PIPE,
             text=True,
@@ -314,7 +301,7 @@ def test_a_killed_build_leaves_nothing_the_next_run_keeps(tmp_path):
     for i in range(3):  # kill builds part-way (after the store writer started)
         seed.write_text(seed.read_text() + f"\n# edit {i}\n")
         proc = subprocess.Popen(
-            [cqkg_exe(), "--project", str(proj), "build"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [*cqkg_command(), "--project", str(proj), "build"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         deadline = time.time() + 60
         while not list((proj / "build" / "stores").glob("*.partial")) and time.time() < deadline:
@@ -385,7 +372,7 @@ def on_a_terminal(args: list[str]) -> str:
     import select
 
     main, sub = pty.openpty()
-    proc = subprocess.Popen([cqkg_exe(), *args], stdout=subprocess.PIPE, stderr=sub)
+    proc = subprocess.Popen([*cqkg_command(), *args], stdout=subprocess.PIPE, stderr=sub)
     os.close(sub)
     out = b""
     while True:

@@ -16,7 +16,7 @@ import pytest
 
 from cqkg.terms import ALL_GRAPH
 
-from conftest import OxigraphServer, StoreProxy, StubServer, run_cli
+from conftest import OxigraphServer, StoreProxy, StubServer, one_line_error, run_cli
 
 PASSWORD = "pa55-w0rd-xyz"
 TOKEN = base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
@@ -55,14 +55,6 @@ def query_and_load(base: str) -> list[list[str]]:
         ["query", "sources", "--endpoint", base + "/query"],
         ["load", "--endpoint", base + "/store", "--retries", "0"],
     ]
-
-
-def one_line_error(result, code=2):
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
-    assert len(errors) == 1, result.stderr
-    return errors[0]
 
 
 def temp_graphs(srv: OxigraphServer) -> set[str]:

@@ -4,12 +4,9 @@ a new build is served as it lands."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -17,11 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import StubServer, copy_project, free_port, run_cli, wait_for
-
-
-def cqkg_exe() -> str:
-    return shutil.which("cqkg", path=os.path.dirname(sys.executable)) or "cqkg"
+from conftest import StubServer, copy_project, cqkg_command, free_port, run_cli, wait_for
 
 
 class Served:
@@ -29,7 +22,7 @@ class Served:
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [cqkg_exe(), "--project", str(project), "serve", "--port", str(self.port)],
+            [*cqkg_command(), "--project", str(project), "serve", "--port", str(self.port)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -162,7 +155,7 @@ def test_a_busy_port_is_one_line_and_exit_2(built_project):
         busy.listen(1)
         port = busy.getsockname()[1]
         proc = subprocess.run(
-            [cqkg_exe(), "--project", str(built_project), "serve", "--port", str(port)],
+            [*cqkg_command(), "--project", str(built_project), "serve", "--port", str(port)],
             capture_output=True,
             text=True,
             timeout=60,
