@@ -38,11 +38,11 @@ TIERS = [(1, 3, "trillion"), (2, 3, "pillar"), (3, 6, "distinctive"), (4, 18, "n
 ACTUAL_YEARS = ["2018", "2019", "2020", "2022", "2023", "2024"]
 TARGET_PERIODS = [("by-2025", "2025"), ("by-2027", "2027")]
 AMOUNTS = [
-    ("OutputValue", "Yuan", "yuan of output"),
+    ("OutputValue", "Yuan", "yuan of output value"),
     ("Revenue", "Yuan", "yuan of revenue"),
     ("ExportValue", "Yuan", "yuan of exports"),
     ("ProductionVolume", "Piece", "pieces produced"),
-    ("Employment", "Person", "employees"),
+    ("Employment", "Person", "people in employment"),
 ]
 COUNTRIES = ["Germany", "France", "Vietnam", "Laos", "Thailand", "Brazil", "Kenya", "Poland"]
 SOURCE_TRIPLES = 7
@@ -83,6 +83,7 @@ class Article:
             f'    dcterms:title "Synthetic Industry News {self.n}"@en ;\n'
             f'    dcterms:issued "2026-01-{1 + self.n % 28:02d}"^^xsd:date ;\n'
             f'    dcterms:language "en" ;\n'
+            f"    cqkg:authority cqkg:MajorMedia ;\n"
             f'    cqkg:textFile "{name}.txt" ;\n'
             f'    cqkg:originalFileName "{self.n:05d}_synthetic.txt" .\n'
         )
@@ -219,7 +220,7 @@ def article(n: int, rng: random.Random, clusters: list[str], districts: list[str
                 q,
             )
         share = rng.randrange(1, 999) / 10
-        q = a.say(f"{name} holds {share}% of its cluster's output.")
+        q = a.say(f"In 2024, {name} held {share}% of its cluster's output value.")
         a.fact(
             f"obs:syn{n:05d}-{e_no}-s",
             [

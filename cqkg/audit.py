@@ -8,21 +8,25 @@ numbers, footnote marks, list marks) are listed in seeds/audit-ignore.tsv with a
 
 `context` is a verbatim snippet of the text (modulo whitespace); every number inside any
 occurrence of it is ignored. An ignore line whose context no longer occurs is an error, so the
-file cannot go stale silently. Only numerals written with digits are audited; spelled-out
-numbers ("five", "two-thirds") are modelled where they are facts but not counted here.
+file cannot go stale silently. Numbers are read by numbers.found_numbers: digits, English number
+words from ten up ("three millions", "five hundred billion") and Chinese numerals. A number
+*word* inside a quote counts only when a fact quoting it has its value: garbled words ("three
+millions of electronic information") must be modelled or ignored with a reason, never pass
+because their sentence is quoted for another number. The words one to nine are not audited.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from .errors import CqkgError
+from .numbers import found_numbers
 from .project import Project
 from .sources import Sources, index_sources, load_sources, normalise_text
+from .terms import cqkg, node_key
 
-NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 IGNORE_FILE = "audit-ignore.tsv"
 
 
@@ -110,6 +114,18 @@ def run(project: Project, src: Sources | None = None) -> Audit:
                 for q in qs:
                     quotes_by_file.setdefault(f, {}).setdefault(normalise_text(q), set()).add(node)
 
+    values: dict[str, set[Decimal]] = {}  # fact -> its value and the value's size (a decrease is negative)
+    numeric = [
+        *src.pairs_with(cqkg("value")),
+        *src.pairs_with(cqkg("scaleLevel")),
+        *src.pairs_with(cqkg("declaredMemberCount")),
+    ]
+    for node, value in numeric:
+        try:
+            v = Decimal(value.value)
+        except InvalidOperation:
+            continue  # not a number: the shapes report it
+        values.setdefault(node_key(node), set()).update({v, abs(v)})
     ignores = read_ignores(project)
     problems = []
     known = set(files.values())
@@ -134,21 +150,28 @@ def run(project: Project, src: Sources | None = None) -> Audit:
                 problems.append(f"seeds/{IGNORE_FILE}:{lineno}: context not found in {f}: {ctx!r}")
             ignored += [(s, reason) for s in spans]
         fa = FileAudit(f)
-        for m in NUMBER.finditer(text):
-            a, b = m.span()
+        for found in found_numbers(text):
+            a, b, surface = found.start, found.end, text[found.start : found.end]
             context = text[max(0, a - 30) : b + 30]
             hit = [nodes for (s, e), nodes in covered if s <= a and b <= e]
+            if hit and not surface[0].isdigit():  # a number word: only a fact with its value covers it
+                hit = [{n for n in nodes if found.value in values.get(n, ())} for nodes in hit]
+                hit = [nodes for nodes in hit if nodes]
             if hit:
                 names = sorted(set().union(*hit))
                 fa.numbers.append(
-                    NumberUse(m.group(), a, context, "fact", ", ".join(names[:3]) + (" …" if len(names) > 3 else ""))
+                    NumberUse(surface, a, context, "fact", ", ".join(names[:3]) + (" …" if len(names) > 3 else ""))
                 )
                 continue
             why = [reason for (s, e), reason in ignored if s <= a and b <= e]
             if why:
-                fa.numbers.append(NumberUse(m.group(), a, context, "ignored", why[0]))
+                fa.numbers.append(NumberUse(surface, a, context, "ignored", why[0]))
+            elif surface[0].isdigit():
+                fa.numbers.append(NumberUse(surface, a, context, "UNACCOUNTED"))
             else:
-                fa.numbers.append(NumberUse(m.group(), a, context, "UNACCOUNTED"))
+                fa.numbers.append(
+                    NumberUse(surface, a, context, "UNACCOUNTED", "a number word no quoting fact has as its value")
+                )
         audits.append(fa)
     return Audit(audits, problems)
 

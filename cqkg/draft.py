@@ -257,7 +257,10 @@ def propose(project: Project, text: str, published: date, store: Any = None) -> 
             for part, value in (("unit", c.unit), ("period", c.period), ("indicator", c.indicator),
                                 ("subject", c.subject)):  # fmt: skip
                 if value is None:
-                    c.todo.append(f"{part}: the sentence does not say; choose one (cqkg lookup TEXT --type {part})")
+                    c.todo.append(
+                        f"{part}: the sentence does not say; choose one (cqkg lookup TEXT --type {part})"
+                        + ("" if part == "unit" else " and mark it as your reading (cqkg:assumption)")
+                    )
             candidates.append(c)
         for m in re.finditer(
             rf"\b({'|'.join(SMALL_NUMBERS)})\s+(?:[\w“”\"-]+\s+){{0,2}}?([a-z-]+s|years?)\b", sentence, re.I
@@ -355,7 +358,10 @@ def draft(
            f"{src_iri} a cqkg:SourceDocument ;", _MARK, f"    dcterms:title {_lit(title)}@{lang} ;",
            f'    dcterms:issued "{published.isoformat()}"^^xsd:date ;', f"    dcterms:language {_lit(lang)} ;",
            f"    cqkg:textFile {_lit(text_file.name)} ;", f"    cqkg:originalFileName {_lit(article.name)} ;",
-           publisher_line, f"    cqkg:quote {_lit(header)} ;"]  # fmt: skip
+           publisher_line,
+           '    cqkg:todo "authority: who stands behind this source: cqkg:authority cqkg:OfficialSource, '
+           'cqkg:MajorMedia, cqkg:Aggregator (weak) or cqkg:ProjectNote" ;',
+           f"    cqkg:quote {_lit(header)} ;"]  # fmt: skip
     if url:
         out.append(f"    dcterms:source <{url}> ;")
     out[-1] = out[-1][:-2] + " ."

@@ -1,5 +1,5 @@
 """Checks for a curator's slips that SHACL cannot see: a misspelled IRI, an unknown unit or period,
-an article no source document points to, a value its quote does not state.
+an article no source document points to, a value, period or measure its quote does not state.
 
 Each problem is an Issue that says how to fix it. They run with the other checks in validate.
 """
@@ -7,6 +7,7 @@ Each problem is an Issue that says how to fix it. They run with the other checks
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -123,6 +124,67 @@ def unstated_values(src: Sources, store: ox.Store, labels: dict[str, str]) -> li
             f"1.3亿 = 130000000); fix the value, or say how it was derived with cqkg:derivation",
             "unstated-value",
         ))  # fmt: skip
+    return issues
+
+
+# Words that state a period relative to the article's date ("this year" in an article of 2024).
+RELATIVE_PERIOD = re.compile(
+    r"\b(this|last|the|past|next) (year|month|quarter)\b|\b(next|past|last) \w+ years\b|\b(first|second) half\b"
+    r"|\bso far\b|\bas of\b|\bat present\b|\bcurrently\b|\btoday\b"
+    r"|今年|去年|上半年|下半年|本月|截至",
+    re.IGNORECASE,
+)
+
+
+def unstated_parts(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
+    """Observations whose period or measure their quotes do not state, unless the curator marks it
+    as an assumption (cqkg:assumption with that cqkg:assumedPart and a cqkg:reason).
+
+    A period is stated when a quote names its year or a period relative to the article's date
+    ("this year", "first half", "as of"); the measure of a growth rate or share (its
+    cqkg:baseIndicator) when a quote has one of the indicator's labels (skos:prefLabel, altLabel
+    or hiddenLabel, English or Chinese)."""
+    rows = select(
+        store,
+        f"""SELECT ?o ?year ?base (GROUP_CONCAT(?q; SEPARATOR="\\n") AS ?quotes)
+              (SAMPLE(?pa) AS ?period_assumed) (SAMPLE(?ba) AS ?base_assumed) WHERE {{
+              ?o a <{CQKG}Observation> ; <{CQKG}quote> ?q ; <{CQKG}period> ?p .
+              OPTIONAL {{ ?p <{CQKG}year> ?year }}
+              OPTIONAL {{ ?o <{CQKG}baseIndicator> ?base }}
+              OPTIONAL {{ ?o <{CQKG}assumption>/<{CQKG}assumedPart> ?pa . FILTER(?pa = <{CQKG}period>) }}
+              OPTIONAL {{ ?o <{CQKG}assumption>/<{CQKG}assumedPart> ?ba . FILTER(?ba = <{CQKG}baseIndicator>) }}
+            }} GROUP BY ?o ?year ?base ORDER BY ?o""",
+    )
+    words: dict[str, list[str]] = {}
+    for r in select(
+        store,
+        f"""SELECT ?i ?l WHERE {{ ?i a <{CQKG}Indicator> .
+              {{ ?i <{SKOS}prefLabel> ?l }} UNION {{ ?i <{SKOS}altLabel> ?l }}
+              UNION {{ ?i <{SKOS}hiddenLabel> ?l }} }}""",
+    ):
+        if r[0] is not None and r[1] is not None:
+            words.setdefault(r[0].value, []).append(r[1].value.lower())
+    how = 'cqkg:assumption [ a cqkg:Assumption ; cqkg:assumedPart {part} ; cqkg:reason "…" ]'
+    issues = []
+    for r in rows:
+        node: Any = r[0]
+        quotes = r[3].value if r[3] is not None else ""
+        year = r[1].value[:4] if r[1] is not None else None
+        if year and r[4] is None and year not in quotes and not RELATIVE_PERIOD.search(quotes):
+            issues.append(Issue(
+                "Violation", src.file_of(node), node.value, labels.get(node.value, ""), "cqkg:period",
+                f"its quote states no period (neither {year} nor \"this year\", \"first half\", \"as of\" …): quote "
+                f"the sentence that does, or mark the period as your reading with {how.format(part='cqkg:period')}",
+                "unstated-period",
+            ))  # fmt: skip
+        base = r[2].value if r[2] is not None else None
+        if base and r[5] is None and not any(w in quotes.lower() for w in words.get(base, [])):
+            issues.append(Issue(
+                "Violation", src.file_of(node), node.value, labels.get(node.value, ""), "cqkg:baseIndicator",
+                f"its quote does not name the measure {labels.get(base, compact(base))!r}: quote the sentence that "
+                f"does, or mark it as your reading with {how.format(part='cqkg:baseIndicator')}",
+                "unstated-measure",
+            ))  # fmt: skip
     return issues
 
 

@@ -56,14 +56,14 @@ class Found:
 
 _DIGITS = re.compile(
     r"(?<![\d.,])(\d+(?:,\d{3})*(?:\.\d+)?)"
-    r"(\s*(?:万亿|千亿|百亿|十亿|千万|百万|十万|亿|万|千|(?:thousand|million|billion|trillion)s?\b))?"
+    r"((?:\s*|-)(?:万亿|千亿|百亿|十亿|千万|百万|十万|亿|万|千|(?:thousand|million|billion|trillion)s?\b))?"
     r"(\s*(?:%|per ?cent\b|percent\b))?",
     re.IGNORECASE,
 )
 _WORDS = re.compile(
     r"\b(?:(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
-    r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|"
-    r"billion|trillion)(?:[\s-]+(?:and[\s-]+)?)?)+\b",
+    r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|"
+    r"billions?|trillions?)(?:[\s-]+(?:and[\s-]+)?)?)+\b",
     re.IGNORECASE,
 )
 _CN = "零〇一二两三四五六七八九十百千万亿"
@@ -82,7 +82,7 @@ def found_numbers(text: str, small_words: bool = False) -> list[Found]:
     taken: list[tuple[int, int]] = []
     for m in _DIGITS.finditer(text):
         n = Decimal(m.group(1).replace(",", ""))
-        scale = (m.group(2) or "").strip().lower().rstrip("s") or None
+        scale = (m.group(2) or "").strip(" -").lower().rstrip("s") or None
         if scale:
             n *= SCALES[scale]
         out.append(Found(m.group(0).strip(), n, m.start(), m.start() + len(m.group(0).rstrip()), scale,
@@ -100,7 +100,12 @@ def found_numbers(text: str, small_words: bool = False) -> list[Found]:
         try:
             n = Decimal(text2num(words.lower(), "en"))
         except ValueError:
-            continue
+            try:  # "three millions", "millions of": a plural scale word reads as the scale
+                n = Decimal(
+                    text2num(re.sub(r"(hundred|thousand|million|billion|trillion)s\b", r"\1", words.lower()), "en")
+                )
+            except ValueError:
+                continue
         scale = next((w for w in ("trillion", "billion", "million", "thousand") if w in words.lower()), None)
         out.append(Found(words, n, m.start(), m.start() + len(words), scale))
     if small_words:
