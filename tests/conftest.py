@@ -154,7 +154,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 # Golden cases: every query with its defaults, plus the non-default parameters below.
 PARAM_CASES = {
-    "metrics-for-subject": ["subject=cq:SoftwareIndustry"],
+    "metrics-for-subject": ["subject=cq:IntelligentConnectedNEVCluster"],
     "facts-from-source": ["source=src:cq-daily-2021-08-14th-fyp-manufacturing"],
     "located-in": ["place=cq:LiangjiangNewArea"],
     "fastest-growing": ["year=2024"],

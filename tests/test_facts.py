@@ -26,12 +26,13 @@ STATUS = "https://w3id.org/cqkg/ontology#"
 
 # (observation, subject, indicator, item, value, unit, period, status, source, words of the quote)
 CASES = [
-    # 2019 iChongqing: shares in 2018 are percent points of Chongqing's industry
+    # 2019 iChongqing: shares in 2018 are percent points of Chongqing's industry; the subject is
+    # the place, the industry measured is the item
     (
         "ich19-sem-share-2018",
-        "StrategicEmergingManufacturing",
+        "Chongqing",
         "Share",
-        None,
+        "StrategicEmergingManufacturing",
         "22.9",
         "Percent",
         "2018",
@@ -42,9 +43,9 @@ CASES = [
     # 2021 14th Five-Year plan: 3 trillion yuan by 2025, in yuan
     (
         "fyp14-industrial-output-2025",
-        "IndustrialEnterprisesAboveDesignatedSize",
+        "Chongqing",
         "OutputValue",
-        None,
+        "IndustrialEnterprisesAboveDesignatedSize",
         "3000000000000",
         "Yuan",
         "by-2025",
@@ -106,9 +107,9 @@ CASES = [
     # the 33618 reference note: the 2023-2027 action plan's revenue target
     (
         "ap27-revenue",
-        "IndustrialEnterprisesAboveDesignatedSize",
+        "Chongqing",
         "Revenue",
-        None,
+        "IndustrialEnterprisesAboveDesignatedSize",
         "4000000000000",
         "Yuan",
         "by-2027",
@@ -206,6 +207,30 @@ def test_audit_fails_on_an_uncovered_number(seed_project):
     text.write_text(text.read_text() + "\nThe city also built 4242 new widgets.\n")
     result = run_cli(seed_project, "audit")
     assert result.exit_code == 1 and "4242" in result.stdout
+
+
+@pytest.mark.parametrize("words", ["The city also built twelve thousand widgets.", "该市还新建了十二个工厂。"])
+def test_audit_finds_number_words(seed_project, words):
+    text = seed_project / "seeds" / "2025-h1-quality-chain-new-productive-forces.txt"
+    text.write_text(text.read_text() + "\n" + words + "\n")
+    result = run_cli(seed_project, "audit")
+    assert result.exit_code == 1 and "UNACCOUNTED" in result.stdout, result.stdout
+    assert ("twelve thousand" if "twelve" in words else "十二") in result.stdout
+
+
+def test_a_quoted_number_word_counts_only_when_a_fact_has_its_value(seed_project):
+    # The 2021 plan's garbled cluster scales are quoted (for the car, equipment and materials
+    # scales of the same sentence) but no fact holds "three millions": only its ignore line,
+    # with a reason, accounts for it.
+    ignores = seed_project / "seeds" / "audit-ignore.tsv"
+    lines = ignores.read_text(encoding="utf-8").splitlines()
+    kept = [ln for ln in lines if "Cultivate three millions" not in ln]
+    assert len(kept) == len(lines) - 1
+    ignores.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    result = run_cli(seed_project, "audit")
+    assert result.exit_code == 1, result.stdout
+    assert re.search(r"UNACCOUNTED three millions .*a number word no quoting fact has as its value", result.stdout)
+    assert "five hundred billion" not in result.stdout  # held by the car cluster's scale: a fact
 
 
 EXTRA_QUOTES = """

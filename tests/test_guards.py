@@ -19,9 +19,13 @@ obs:zz-slip a cqkg:Observation ;
     cqkg:item {item} ;
     cqkg:value {value} ; cqkg:unit {unit} ;
     cqkg:period period:2025-H1 ; cqkg:status cqkg:Actual ;
+    {assumption}
     cqkg:source src:quality-chain-2025-h1 ;
     cqkg:quote "The production of electric vehicles reached 489,300 units, marking a 25% increase, while integrated circuits grew by 67.3% to 5.204 billion pieces [2][6]." .
 """  # noqa: E501
+PERIOD_ASSUMED = (
+    'cqkg:assumption [ a cqkg:Assumption ; cqkg:assumedPart cqkg:period ; cqkg:reason "the summary\'s period" ] ;'
+)
 
 
 def with_extra(project, **kw):
@@ -30,6 +34,7 @@ def with_extra(project, **kw):
         "item": "cq:NewEnergyVehicles",
         "value": "489300.0",
         "unit": "unit:Vehicle",
+        "assumption": PERIOD_ASSUMED,
         **kw,
     }
     seed = project / "seeds" / SEED
@@ -43,9 +48,40 @@ def test_the_extra_observation_is_fine_as_written(seed_project):
     seed = seed_project / "seeds" / SEED
     seed.write_text(
         seed.read_text()
-        + EXTRA.format(subject="cq:Chongqing", item="cq:NewEnergyVehicles", value="489300.0", unit="unit:Vehicle")
+        + EXTRA.format(
+            subject="cq:Chongqing",
+            item="cq:NewEnergyVehicles",
+            value="489300.0",
+            unit="unit:Vehicle",
+            assumption=PERIOD_ASSUMED,
+        )
     )
     assert run_cli(seed_project, "validate").exit_code == 0
+
+
+def test_a_period_its_quote_does_not_state_must_be_marked_as_assumed(seed_project):
+    out = with_extra(seed_project, assumption="")
+    assert "obs/zz-slip> cqkg:period: its quote states no period" in out and "[unstated-period]" in out
+
+
+def test_a_measure_its_quote_does_not_name_must_be_marked_as_assumed(seed_project):
+    seed = seed_project / "seeds" / SEED
+    growth = (
+        "obs:zz-growth a cqkg:Observation ; cqkg:subject cq:Chongqing ; cqkg:item cq:IntegratedCircuits ;\n"
+        "    cqkg:indicator ind:GrowthRateYoY ; cqkg:baseIndicator ind:Revenue ; cqkg:value 5.6 ;\n"
+        "    cqkg:unit unit:Percent ; cqkg:period period:2025-H1 ; cqkg:status cqkg:Actual ; {assumption}\n"
+        "    cqkg:source src:quality-chain-2025-h1 ;\n"
+        '    cqkg:quote "industrial production value increasing by 5.6% year-on-year in the first half of 2025" .\n'
+    )
+    original = seed.read_text()
+    seed.write_text(original + growth.format(assumption=""))
+    result = run_cli(seed_project, "validate")
+    assert result.exit_code == 1 and "obs/zz-growth> cqkg:baseIndicator" in result.stdout, result.output
+    assert "[unstated-measure]" in result.stdout and "[unstated-period]" not in result.stdout
+    marked = 'cqkg:assumption [ a cqkg:Assumption ; cqkg:assumedPart cqkg:baseIndicator ; cqkg:reason "r" ] ;'
+    seed.write_text(original + growth.format(assumption=marked))
+    result = run_cli(seed_project, "validate")
+    assert result.exit_code == 0, result.output
 
 
 def test_a_misspelled_subject_is_caught_with_a_suggestion(seed_project):

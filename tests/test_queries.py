@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -287,3 +288,77 @@ def test_embedded_engine_and_rdflib_agree(engines, name, param):
     ours, theirs = run_local(store, q, b), run_rdflib(graph, q, b)
     assert ours.variables == theirs.variables
     assert ours.normalised() == theirs.normalised()
+
+
+# --- conflicts across period forms, and the assumptions query --------------------------------
+
+NEV_TARGET_QUOTE = 'The city aims to produce 1.3 million \\"Chongqing-made\\" electric vehicles by 2025'
+INJECTED = """
+obs:zz-injected-{n} a cqkg:Observation ;
+    cqkg:subject cq:Chongqing ; cqkg:item cq:NewEnergyVehicles ; cqkg:indicator ind:ProductionVolume ;
+    cqkg:value {value} ; cqkg:unit unit:Vehicle ; cqkg:period period:{period} ; cqkg:status cqkg:{status} ;
+    cqkg:derivation "an injected conflict" ;
+    cqkg:source src:quality-chain-2025-h1 ; cqkg:quote "{quote}" .
+"""
+
+
+def inject(project: Path, *observations: tuple[str, str, str]) -> list[dict]:
+    """Add observations of Chongqing's NEV production (value, period, status), build, and return
+    the conflicting-values rows that involve them."""
+    seed = project / "seeds" / "2025-h1-quality-chain-new-productive-forces.ttl"
+    extra = "".join(
+        INJECTED.format(n=i, value=v, period=p, status=s, quote=NEV_TARGET_QUOTE)
+        for i, (v, p, s) in enumerate(observations)
+    )
+    seed.write_text(seed.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    built = run_cli(project, "build")
+    assert built.exit_code == 0, built.output
+    injected = {str(Decimal(v).normalize()) for v, _, _ in observations}
+    found = rows(project, "conflicting-values")
+    return [
+        r for r in found if {str(Decimal(r["value_a"]).normalize()), str(Decimal(r["value_b"]).normalize())} & injected
+    ]
+
+
+@pytest.mark.parametrize("period", ["2025", "by-2025", "2021-2025"])
+def test_a_target_conflicts_whatever_form_its_deadline_takes(seed_project, period):
+    # The seeds hold a 1.3 million NEV target "by 2025" and one "for 2025": a 1.4 million target
+    # for the same deadline in any form disagrees with both.
+    found = inject(seed_project, ("1400000.0", period, "Target"))
+    pairs = {tuple(sorted((str(Decimal(r["value_a"])), str(Decimal(r["value_b"]))))) for r in found}
+    assert pairs == {("1300000", "1400000")}, found
+    assert len(found) == 2, found  # against the "by 2025" and the "2025" target
+
+
+def test_actual_values_conflict_only_for_the_same_stretch_of_time(seed_project):
+    found = inject(
+        seed_project,
+        ("500000.0", "2025-H1", "Actual"),  # the seeds say 489,300 for H1 2025: a conflict
+        ("900000.0", "2025", "Actual"),  # the whole year ends later: no conflict with H1
+        ("4000000.0", "2021-2025", "Actual"),  # five years to the end of 2025: not the year 2025
+    )
+    values = sorted(tuple(sorted((str(Decimal(r["value_a"])), str(Decimal(r["value_b"]))))) for r in found)
+    assert values == [("489300", "500000")], found
+
+
+def test_assumptions_lists_every_assumed_part_with_reason_and_quote(built_project):
+    found = rows(built_project, "assumptions")
+    assert found and all(r["reason"] and r["quote"] and r["source"] and r["part"] for r in found)
+    store = open_store(Project(built_project))
+    marked = store.query(
+        """PREFIX cqkg: <https://w3id.org/cqkg/ontology#>
+           SELECT (COUNT(*) AS ?n) WHERE { { SELECT DISTINCT ?a ?x WHERE { ?a cqkg:assumption ?x } } }""",
+        use_default_graph_as_union=True,
+    )
+    derived = store.query(
+        """PREFIX cqkg: <https://w3id.org/cqkg/ontology#>
+           SELECT (COUNT(DISTINCT ?a) AS ?n) WHERE { ?a cqkg:derivation ?d }""",
+        use_default_graph_as_union=True,
+    )
+    expected = int(next(iter(marked))[0].value) + int(next(iter(derived))[0].value)
+    assert len(found) == expected  # one row per assumption, none lost to a missing label
+    by_fact = {(r["fact"], r["part"]) for r in found}
+    assert (
+        "https://w3id.org/cqkg/id/obs/ap27-rd-intensity",
+        "item",
+    ) in by_fact  # the plan's R&D scope is the curator's reading

@@ -82,9 +82,17 @@ def test_sparql_protocol_ui_and_saved_queries(served, built_project):
     assert status == 200 and body.decode().splitlines()[0] == "s"
     saved = json.loads(served.get("/saved")[2])
     assert {"cluster-targets", "metrics-for-subject"} <= {q["name"] for q in saved}
-    rows = json.loads(served.get("/saved/metrics-for-subject?subject=cq:SoftwareIndustry")[2])
+    rows = json.loads(served.get("/saved/metrics-for-subject?subject=cq:IntelligentConnectedNEVCluster")[2])
     local = json.loads(
-        run_cli(built_project, "query", "metrics-for-subject", "-p", "subject=cq:SoftwareIndustry", "-f", "json").stdout
+        run_cli(
+            built_project,
+            "query",
+            "metrics-for-subject",
+            "-p",
+            "subject=cq:IntelligentConnectedNEVCluster",
+            "-f",
+            "json",
+        ).stdout
     )
     assert len(rows["results"]["bindings"]) == len(local["results"]["bindings"]) > 0
     status, body = served.post("/query", b"", "application/x-www-form-urlencoded")
