@@ -7,6 +7,7 @@ Each queries/NAME.rq starts with a header (grlc-style):
     #+ tags: targets, 33618
     #+ param: subject iri = cq:Chongqing ; whose metrics to list
     #+ param: year year ; only this year (all years when omitted)
+    #+ chart: line x=year y=value color=item ; the default view (see charts.py)
 
 Parameters are parsed into RDF terms of their declared type; queries.py binds them.
 """
@@ -101,6 +102,7 @@ class SavedQuery:
     description: str = ""
     tags: list[str] = field(default_factory=list)
     params: list[Param] = field(default_factory=list)
+    chart: str = ""  # the `#+ chart:` declaration, read by charts.ChartDeclaration
 
     @property
     def is_violation_check(self) -> bool:
@@ -160,8 +162,12 @@ def parse_query_file(path: Path, project: Project | None = None) -> SavedQuery:
                 q.tags = [t.strip() for t in value.split(",") if t.strip()]
             elif key == "param":
                 q.params.append(_parse_param(value, text, f"{where}:{lineno}"))
+            elif key == "chart":
+                q.chart = value
             else:
-                raise CqkgError(f"{where}:{lineno}: unknown header key {key!r} (use summary, description, tags, param)")
+                raise CqkgError(
+                    f"{where}:{lineno}: unknown header key {key!r} (use summary, description, tags, param, chart)"
+                )
         elif key == "description" and body.strip():
             q.description = (q.description + " " + body.strip()).strip()
     if not q.title:

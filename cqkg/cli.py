@@ -389,6 +389,45 @@ def query(
 
 
 @main.command()
+@click.argument("name")
+@click.option(
+    "--param", "-p", "params", multiple=True, metavar="NAME=VALUE", help="Set a declared parameter (repeatable)."
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The chart file: .svg, .png or .html (Vega bundled in, works offline; tooltips carry each number's quote).",
+)
+@click.option("--format", "-f", "fmt", type=click.Choice(["svg", "png", "html"]), help="Default: from the file name.")
+@pass_project
+@user_errors
+def chart(project: Project, name: str, params: tuple[str, ...], output: str, fmt: str | None) -> None:
+    """Draw the saved query NAME as the chart its header declares (#+ chart: ...)."""
+    from .catalog import Catalog
+    from .charts import FORMATS, ChartDeclaration, render, vega_lite
+    from .queries import run_local
+
+    fmt = fmt or Path(output).suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise CqkgError(f"cannot tell the chart format from {output!r}: name it .svg, .png or .html, or use -f")
+    q = Catalog(project).get(name)
+    if not q.chart:
+        raise CqkgError(
+            f"{project.rel(q.path)}: declares no chart (add a line such as '#+ chart: line x=year y=value')"
+        )
+    declaration = ChartDeclaration.parse(q.chart, f"{project.rel(q.path)}: ")
+    bindings = q.bindings(_parse_params(params))
+    checks = service_checks()
+    result = run_local(built_store(project, checks), q, bindings, checks=checks)
+    data = render(vega_lite(q.title, result, declaration), fmt)
+    with atomic_output(output, "wb") as f:
+        f.write(data)
+    log(f"wrote {output} ({len(data):,} bytes, {len(result.rows)} rows)")
+
+
+@main.command()
 @click.option("--format", "-f", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default="turtle", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--asserted-only", is_flag=True, help="Leave out inferred triples.")
