@@ -428,6 +428,30 @@ def chart(project: Project, name: str, params: tuple[str, ...], output: str, fmt
 
 
 @main.command()
+@click.option(
+    "--output", "-o", required=True, type=click.Path(file_okay=False), help="The site's folder (replaced whole)."
+)
+@pass_project
+@user_errors
+def site(project: Project, output: str) -> None:
+    """Write a static, offline, bilingual website of the built graph into a folder."""
+    import time
+
+    from .site import build_site
+
+    checks = service_checks()
+    store = built_store(project, checks)
+    start = time.perf_counter()
+    stages = Stages("site", total=4)
+    try:
+        pages = build_site(project, store, Path(output), progress=stages)
+    finally:
+        stages.close()
+    size = sum(f.stat().st_size for f in Path(output).rglob("*") if f.is_file())
+    log(f"wrote {pages:,} pages to {output}/ ({size / 1e6:.1f} MB) in {time.perf_counter() - start:.1f}s")
+
+
+@main.command()
 @click.option("--format", "-f", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default="turtle", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--asserted-only", is_flag=True, help="Leave out inferred triples.")

@@ -6,7 +6,8 @@ every query is parsed first (sparql.uses_service) and one that calls another end
 cannot be checked, is refused. The store is reopened when a new build lands, so the server
 always answers from the latest complete build.
 
-Routes: `/` the query UI; `/query` the SPARQL 1.1 protocol (GET or POST, form or
+Routes: `/` the site of the graph (site.py, written to build/site and rewritten when a new
+build lands); `/ui` the query UI; `/query` the SPARQL 1.1 protocol (GET or POST, form or
 `application/sparql-query`); `/saved` the saved queries as JSON; `/saved/NAME?PARAM=VALUE` one
 of them run with validated parameters; anything that writes is refused (405).
 """
@@ -14,6 +15,7 @@ of them run with validated parameters; anything that writes is refused (405).
 from __future__ import annotations
 
 import errno
+import gc
 import html
 import json
 import signal
@@ -176,11 +178,57 @@ def catalogue(project: Project) -> list[dict[str, Any]]:
     return out
 
 
+_FILE_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+
+
+class SiteFiles:
+    """The site of the served build, written under build/site, and rewritten once a new build
+    has landed (on the first request after it)."""
+
+    def __init__(self, project: Project, build: LatestBuild, log: Log):
+        self.project, self.build, self.log = project, build, log
+        self.root = project.build_dir / "site"
+        self._stamp: int | None = None
+        self._lock = threading.Lock()
+
+    def file(self, path: str) -> tuple[str, bytes] | None:
+        """The content type and bytes of a site path ("/" is the index), or None."""
+        from .site import build_site
+
+        with self._lock:
+            try:
+                stamp: int | None = self.project.manifest_path.stat().st_mtime_ns
+            except OSError:
+                stamp = None
+            if stamp != self._stamp or not (self.root / "index.html").is_file():
+                pages = build_site(self.project, self.build.store(), self.root)
+                # Query results are pyoxigraph objects that must be freed by the thread that made
+                # them: collect any left in reference cycles now, not in another request's thread.
+                gc.collect()
+                self.log(f"wrote the site: {pages:,} pages in {self.project.rel(self.root)}/")
+                self._stamp = stamp
+        rel = urllib.parse.unquote(path).lstrip("/") or "index.html"
+        target = (self.root / rel).resolve()
+        if not target.is_relative_to(self.root.resolve()) or not target.is_file():
+            return None
+        kind = _FILE_TYPES.get(target.suffix.lower())
+        if kind is None:
+            return None
+        return kind, target.read_bytes()
+
+
 def make_server(project: Project, host: str, port: int, log: Log) -> ThreadingHTTPServer:
     """The HTTP server, bound (a busy port is a CqkgError), not yet serving."""
     build = LatestBuild(project, log)
     build.store()  # fail now, with a clear message, if there is no build
     page = _ui_page(project)
+    site = SiteFiles(project, build, log)
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "cqkg"
@@ -204,7 +252,7 @@ def make_server(project: Project, host: str, port: int, log: Log) -> ThreadingHT
             url = urllib.parse.urlsplit(self.path)
             params = urllib.parse.parse_qs(url.query)
             try:
-                if url.path == "/":
+                if url.path in ("/ui", "/ui/"):
                     self._send(200, "text/html; charset=utf-8", page)
                 elif url.path == "/query":
                     if "query" not in params:
@@ -217,7 +265,10 @@ def make_server(project: Project, host: str, port: int, log: Log) -> ThreadingHT
                     body = run_saved(build, project, url.path[len("/saved/") :], raw)
                     self._send(200, "application/sparql-results+json", body)
                 else:
-                    raise Refused(404, f"no such page: {url.path}")
+                    found = site.file(url.path)
+                    if found is None:
+                        raise Refused(404, f"no such page: {url.path}")
+                    self._send(200, *found)
             except Refused as e:
                 self._error(e)
 
@@ -259,13 +310,23 @@ def make_server(project: Project, host: str, port: int, log: Log) -> ThreadingHT
             content_type, body = run_query(build, text, self.headers.get("Accept", ""), default_graphs)
             self._send(200, content_type, body)
 
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            # A client that hangs up before its answer is written is no error of the server's.
+            import sys
+
+            if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+                return
+            super().handle_error(request, client_address)
+
     try:
-        server = ThreadingHTTPServer((host, port), Handler)
+        server = Server((host, port), Handler)
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
             raise CqkgError(f"{host}:{port} is already in use (another server?); pass --port") from None
         raise CqkgError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     server.daemon_threads = True
+    site.file("/")  # write the site before the first visitor waits for it
     return server
 
 
@@ -274,8 +335,8 @@ def serve(project: Project, host: str, port: int, log: Log) -> None:
     server = make_server(project, host, port, log)
     shown = f"[{host}]" if ":" in host else host
     log(
-        f"serving {project.rel(project.store_dir)} read-only at http://{shown}:{port}/ "
-        f"(SPARQL endpoint http://{shown}:{port}/query); Ctrl-C to stop"
+        f"serving {project.rel(project.store_dir)} read-only at http://{shown}:{port}/ (the site; query UI "
+        f"http://{shown}:{port}/ui, SPARQL endpoint http://{shown}:{port}/query); Ctrl-C to stop"
     )
 
     def stop(signum: int, frame: Any) -> None:

@@ -618,3 +618,44 @@ def virtuoso(tmp_path_factory):
     server = VirtuosoServer(tmp_path_factory.mktemp("virtuoso")).start()
     yield server
     server.stop()
+
+
+class Served:
+    """`cqkg serve` on a free loopback port, as a subprocess; stopped by a signal."""
+
+    def __init__(self, project, port=None):
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [*cqkg_command(), "--project", str(project), "serve", "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(self.base + "/", self.proc, timeout=60)
+
+    def get(self, path, accept="application/sparql-results+json"):
+        req = urllib.request.Request(self.base + path, headers={"Accept": accept})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.headers.get("Content-Type"), r.read()
+
+    def post(self, path, data: bytes, content_type: str, accept="application/sparql-results+json"):
+        req = urllib.request.Request(
+            self.base + path, data=data, method="POST", headers={"Content-Type": content_type, "Accept": accept}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def query(self, text):
+        return self.post(
+            "/query", urllib.parse.urlencode({"query": text}).encode(), "application/x-www-form-urlencoded"
+        )
+
+    def stop(self, sig=signal.SIGINT):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, err

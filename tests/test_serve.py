@@ -14,46 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import StubServer, copy_project, cqkg_command, free_port, run_cli, wait_for
-
-
-class Served:
-    def __init__(self, project, port=None):
-        self.port = port or free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [*cqkg_command(), "--project", str(project), "serve", "--port", str(self.port)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        wait_for(self.base + "/", self.proc, timeout=60)
-
-    def get(self, path, accept="application/sparql-results+json"):
-        req = urllib.request.Request(self.base + path, headers={"Accept": accept})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.headers.get("Content-Type"), r.read()
-
-    def post(self, path, data: bytes, content_type: str, accept="application/sparql-results+json"):
-        req = urllib.request.Request(
-            self.base + path, data=data, method="POST", headers={"Content-Type": content_type, "Accept": accept}
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
-
-    def query(self, text):
-        return self.post(
-            "/query", urllib.parse.urlencode({"query": text}).encode(), "application/x-www-form-urlencoded"
-        )
-
-    def stop(self, sig=signal.SIGINT):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        out, err = self.proc.communicate(timeout=30)
-        return self.proc.returncode, err
+from conftest import Served, StubServer, copy_project, cqkg_command, run_cli
 
 
 @pytest.fixture
@@ -71,8 +32,14 @@ def count(served) -> int:
 
 
 def test_sparql_protocol_ui_and_saved_queries(served, built_project):
-    status, kind, page = served.get("/", accept="text/html")
+    status, kind, page = served.get("/ui", accept="text/html")
     assert status == 200 and kind.startswith("text/html") and b"Saved queries" in page and b"PREFIX cq:" in page
+    status, kind, page = served.get("/", accept="text/html")  # the site
+    assert status == 200 and kind.startswith("text/html") and "重庆制造业知识图谱".encode() in page
+    for outside in ("/../manifest.json", "/%2e%2e/manifest.json", "/e/%2e%2e/%2e%2e/manifest.json"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            served.get(outside)
+        assert refused.value.code == 404  # nothing outside the site is served
     assert count(served) > 5000
     q = urllib.parse.quote("ASK { ?s ?p ?o }")
     assert json.loads(served.get(f"/query?query={q}")[2])["boolean"] is True
