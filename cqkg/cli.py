@@ -442,7 +442,7 @@ def site(project: Project, output: str) -> None:
     checks = service_checks()
     store = built_store(project, checks)
     start = time.perf_counter()
-    stages = Stages("site", total=4)
+    stages = Stages("site", total=3)
     try:
         pages = build_site(project, store, Path(output), progress=stages)
     finally:

@@ -585,7 +585,7 @@ def highlight(text: str, quotes: Iterable[str]) -> str:
     """The text as paragraphs, each quoted passage in a <mark>, anchored by quote_anchor().
 
     >>> highlight("Output rose 5%.  It grew.", ["rose 5%"])
-    '<p>Output <a id="q-93fb7d2d43"></a><mark>rose 5%</mark>. It grew.</p>'
+    '<p>Output <a id="q-ae586376b8"></a><mark>rose 5%</mark>. It grew.</p>'
     """
     wanted = sorted({normalise_text(q) for q in quotes if normalise_text(q)}, key=len, reverse=True)
     placed: set[str] = set()
