@@ -16,12 +16,11 @@ fonts-wqy-microhei), then Noto Sans CJK.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import CqkgError
-from .formats import display
+from .formats import display, number
 from .queries import QueryResult
 
 KINDS = ("line", "bar", "progress")
@@ -70,14 +69,8 @@ def _cell(term: Any) -> Any:
     """A result cell as Vega data: numbers as numbers, everything else as readable text."""
     if term is None:
         return None
-    text = display(term)
-    datatype = getattr(getattr(term, "datatype", None), "value", "")
-    if re.search(r"#(decimal|integer|double|float|int|long)$", datatype):
-        try:
-            return float(term.value)
-        except ValueError:
-            return text
-    return text
+    value = number(term)
+    return float(value) if value is not None and value.is_finite() else display(term)
 
 
 def rows_for_chart(result: QueryResult, chart: ChartDeclaration) -> list[dict[str, Any]]:

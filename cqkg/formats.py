@@ -31,6 +31,20 @@ _NUMERIC = {XSD + n for n in ("integer", "decimal", "double", "float", "long", "
 _HUMAN = [(Decimal(10) ** 12, "trn"), (Decimal(10) ** 9, "bn"), (Decimal(10) ** 6, "m"), (Decimal(10) ** 3, "k")]
 
 
+def number(t: Term | None) -> Decimal | None:
+    """The value of a numeric literal (xsd:integer, decimal, double …), None for anything else.
+
+    >>> number(ox.Literal("1.5", datatype=ox.NamedNode(XSD + "decimal")))
+    Decimal('1.5')
+    """
+    if not isinstance(t, ox.Literal) or t.datatype.value not in _NUMERIC:
+        return None
+    try:
+        return Decimal(t.value)
+    except InvalidOperation:
+        return None
+
+
 def readable_number(t: Term | None, human: bool = False) -> str | None:
     """A numeric literal for people: digits grouped (2,200,000,000,000), or with `human` scaled
     (2.2 trn, 1.3 m); None for anything that is not a number.
@@ -38,14 +52,11 @@ def readable_number(t: Term | None, human: bool = False) -> str | None:
     >>> readable_number(ox.Literal("2200000000000", datatype=ox.NamedNode(XSD + "decimal")), human=True)
     '2.2 trn'
     """
-    if not isinstance(t, ox.Literal) or t.datatype.value not in _NUMERIC:
-        return None
-    try:
-        n = Decimal(t.value)
-    except InvalidOperation:
+    n = number(t)
+    if n is None:
         return None
     if not n.is_finite():
-        return t.value
+        return display(t)
     if human:
         for size, name in _HUMAN:
             if abs(n) >= size:
