@@ -28,6 +28,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from .catalog import Catalog
+from .formats import display, readable_number
 from .project import Project
 from .rdfstore import select
 from .sources import normalise_text
@@ -182,6 +183,11 @@ class Site:
         for doc, note in self._rows(f"SELECT ?d ?n WHERE {{ ?d <{CQKG}transcribedIn> ?n }}"):
             self.text_of[doc.value] = note.value
 
+    def members(self, grouping: str) -> list[str]:
+        """The clusters that are members of a grouping, by name."""
+        found = {r[0].value for r in self._rows(f"SELECT ?c WHERE {{ ?c <{CQKG}memberOf> <{grouping}> }}")}
+        return sorted(found, key=lambda m: (self.thing(m).name, m))
+
     def link(self, iri: str, depth: int = 1, text: str | None = None) -> str:
         """An HTML link to a thing's page (plain text when it has none), with its Chinese name."""
         t = self.thing(iri)
@@ -306,6 +312,8 @@ def _facts(site: Site) -> dict[str, dict[str, Any]]:
         key = p.value[len(CQKG) :]
         if key in ("quote", "source", "counterpart"):
             facts[o.value][key].append(v.value)
+        elif key == "value":
+            facts[o.value][key] = v  # the literal: formats.readable_number writes it for people
         else:
             facts[o.value][key] = v.value
     for o, part, reason in site._rows(
@@ -367,18 +375,15 @@ def _quotes_by_source(
         for q in c["quote"]:
             out[c["source"]][q].add(c["subject"])
     # A note that transcribes other sources holds their quotes too.
-    for doc, note in site._rows(f"SELECT ?d ?n WHERE {{ ?d <{CQKG}transcribedIn> ?n }}"):
-        for q, who in list(out.get(doc.value, {}).items()):
-            out[note.value][q] |= who
+    for doc, note in site.text_of.items():
+        for q, who in list(out.get(doc, {}).items()):
+            out[note][q] |= who
     return out
 
 
-def _number(value: str) -> str:
-    try:
-        n = float(value)
-    except ValueError:
-        return esc(value)
-    return f"{n:,.0f}" if n == int(n) else f"{n:,.4g}" if abs(n) < 1000 else f"{n:,.2f}"
+def _value(f: dict[str, Any]) -> str:
+    """A fact's value for people: digits grouped, as in query tables."""
+    return readable_number(f.get("value")) or display(f.get("value"))
 
 
 def _fact_row(site: Site, o: str, f: dict[str, Any], depth: int = 1) -> str:
@@ -395,7 +400,7 @@ def _fact_row(site: Site, o: str, f: dict[str, Any], depth: int = 1) -> str:
         f"<tr><td>{site.link(f.get('indicator', ''), depth)}</td>"
         f"<td>{site.link(f['item'], depth) if f.get('item') else ''}"
         f"{'<br><span class=muted>share of ' + esc(share) + '</span>' if share else ''}</td>"
-        f'<td class="num">{esc(cmp_)}{_number(f.get("value", ""))} {esc(unit)}</td>'
+        f'<td class="num">{esc(cmp_)}{esc(_value(f))} {esc(unit)}</td>'
         f"<td>{esc(site.thing(f.get('period', '')).name)}</td><td>{esc(site.thing(f.get('status', '')).en)}</td>"
         f'<td class="assumed">{esc(assumed)}</td>'
         f'<td><a href="{"../" * depth}{page_of(o)}">fact 事实</a></td></tr>'
@@ -442,11 +447,8 @@ def _entity_page(site: Site, out: Path, iri: str, fact_ids: list[str], facts: di
         parts.append(_system_diagram(site, iri))
         parts.append(_chart(site, "cluster-targets"))
     if CQKG + "ClusterTier" in t.types:
-        members = sorted(
-            s for s, _ in site._rows(f"SELECT ?c ?x WHERE {{ ?c <{CQKG}memberOf> <{iri}> BIND(1 AS ?x) }}")
-        )
         parts.append("<h2>Members <span class=zh>成员</span></h2><ul>")
-        parts += [f"<li>{site.link(m.value)}</li>" for m in sorted(members, key=lambda m: site.thing(m.value).name)]
+        parts += [f"<li>{site.link(m)}</li>" for m in site.members(iri)]
         parts.append("</ul>")
     if fact_ids:
         parts.append(f"<h2>Facts <span class=zh>事实</span> ({len(fact_ids)})</h2><table>{FACT_HEAD}")
@@ -480,10 +482,7 @@ def _system_diagram(site: Site, system: str) -> str:
     )
     html_parts = ['<h2>The system <span class="zh">集群体系</span></h2><div class="system">']
     for tier, _rank, declared in tiers:
-        members = sorted(
-            {r[0].value for r in site._rows(f"SELECT ?c WHERE {{ ?c <{CQKG}memberOf> <{tier.value}> }}")},
-            key=lambda m: site.thing(m).name,
-        )
+        members = site.members(tier.value)
         n = int(declared.value) if declared is not None else len(members)
         slots = "".join(f'<span class="slot">{site.link(m)}</span>' for m in members)
         slots += "".join(
@@ -522,7 +521,7 @@ def _fact_page(site: Site, out: Path, o: str, f: dict[str, Any]) -> None:
         ("indicator 指标", site.link(f.get("indicator", ""))),
         ("item 计量对象", site.link(f["item"]) if f.get("item") else ""),
         ("value 数值", f"{esc(site.thing(f['comparator']).en) + ' ' if f.get('comparator') else ''}"
-                       f"{_number(f.get('value', ''))} {esc(site.thing(f.get('unit', '')).en)}"),
+                       f"{esc(_value(f))} {esc(site.thing(f.get('unit', '')).en)}"),
         ("period 时期", esc(site.thing(f.get("period", "")).name)),
         ("status 状态", esc(site.thing(f.get("status", "")).en)),
     ]  # fmt: skip
