@@ -50,6 +50,14 @@ _GRAPH_TYPES = {  # media type -> RDF format, for CONSTRUCT and DESCRIBE
 }
 
 
+def _build_stamp(project: Project) -> int | None:
+    """When the latest build landed: its manifest is written last, so its mtime marks a build."""
+    try:
+        return project.manifest_path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 class LatestBuild:
     """The project's built store, reopened whenever a newer build has landed."""
 
@@ -61,11 +69,8 @@ class LatestBuild:
         self._stale_warned = False
 
     def store(self) -> ox.Store:
-        """The store of the latest complete build (the manifest is written last, so it marks one)."""
-        try:
-            stamp = self.project.manifest_path.stat().st_mtime_ns
-        except OSError:
-            stamp = None
+        """The store of the latest complete build."""
+        stamp = _build_stamp(self.project)
         with self._lock:
             if self._store is None or stamp != self._stamp:
                 if self._store is not None:
@@ -202,10 +207,7 @@ class SiteFiles:
         from .site import build_site
 
         with self._lock:
-            try:
-                stamp: int | None = self.project.manifest_path.stat().st_mtime_ns
-            except OSError:
-                stamp = None
+            stamp = _build_stamp(self.project)
             if stamp != self._stamp or not (self.root / "index.html").is_file():
                 pages = build_site(self.project, self.build.store(), self.root)
                 # Query results are pyoxigraph objects that must be freed by the thread that made
