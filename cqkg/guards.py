@@ -100,6 +100,11 @@ def orphan_texts(project: Project, src: Sources) -> list[Issue]:
     return issues
 
 
+def _violation(src: Sources, labels: dict[str, str], node: Any, path: str, message: str, check: str) -> Issue:
+    """A Violation about a node of the seeds, named by its file and label."""
+    return Issue("Violation", src.file_of(node), node.value, labels.get(node.value, ""), path, message, check)
+
+
 def unstated_values(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
     """Observations whose value is no number their quote states (in base units), unless they say
     how it was derived (cqkg:derivation): the check that catches 437 written for 437 thousand."""
@@ -118,12 +123,11 @@ def unstated_values(src: Sources, store: ox.Store, labels: dict[str, str]) -> li
             continue  # not a number: the shapes report it
         if value is None or r[2] is None or states(r[2].value, value):
             continue
-        issues.append(Issue(
-            "Violation", src.file_of(node), node.value, labels.get(node.value, ""), "cqkg:value",
+        message = (
             f"{value.normalize():f} is no number its quote states (in base units: 1.3 million = 1300000, "
-            f"1.3亿 = 130000000); fix the value, or say how it was derived with cqkg:derivation",
-            "unstated-value",
-        ))  # fmt: skip
+            f"1.3亿 = 130000000); fix the value, or say how it was derived with cqkg:derivation"
+        )
+        issues.append(_violation(src, labels, node, "cqkg:value", message, "unstated-value"))
     return issues
 
 
@@ -171,20 +175,18 @@ def unstated_parts(src: Sources, store: ox.Store, labels: dict[str, str]) -> lis
         quotes = r[3].value if r[3] is not None else ""
         year = r[1].value[:4] if r[1] is not None else None
         if year and r[4] is None and year not in quotes and not RELATIVE_PERIOD.search(quotes):
-            issues.append(Issue(
-                "Violation", src.file_of(node), node.value, labels.get(node.value, ""), "cqkg:period",
-                f"its quote states no period (neither {year} nor \"this year\", \"first half\", \"as of\" …): quote "
-                f"the sentence that does, or mark the period as your reading with {how.format(part='cqkg:period')}",
-                "unstated-period",
-            ))  # fmt: skip
+            message = (
+                f'its quote states no period (neither {year} nor "this year", "first half", "as of" …): quote '
+                f"the sentence that does, or mark the period as your reading with {how.format(part='cqkg:period')}"
+            )
+            issues.append(_violation(src, labels, node, "cqkg:period", message, "unstated-period"))
         base = r[2].value if r[2] is not None else None
         if base and r[5] is None and not any(w in quotes.lower() for w in words.get(base, [])):
-            issues.append(Issue(
-                "Violation", src.file_of(node), node.value, labels.get(node.value, ""), "cqkg:baseIndicator",
+            message = (
                 f"its quote does not name the measure {labels.get(base, compact(base))!r}: quote the sentence that "
-                f"does, or mark it as your reading with {how.format(part='cqkg:baseIndicator')}",
-                "unstated-measure",
-            ))  # fmt: skip
+                f"does, or mark it as your reading with {how.format(part='cqkg:baseIndicator')}"
+            )
+            issues.append(_violation(src, labels, node, "cqkg:baseIndicator", message, "unstated-measure"))
     return issues
 
 
@@ -193,13 +195,10 @@ def drafted_unchecked(src: Sources, store: ox.Store, labels: dict[str, str]) -> 
     issues = []
     for r in select(store, f"SELECT ?s WHERE {{ ?s <{CQKG}unreviewed> ?v }} ORDER BY ?s"):
         node: Any = r[0]
-        issues.append(Issue(
-            "Violation", src.file_of(node), node.value, labels.get(node.value, ""), "cqkg:unreviewed",
-            "drafted, not reviewed: check it against its quote, then delete its cqkg:unreviewed line",
-            "unreviewed",
-        ))  # fmt: skip
+        message = "drafted, not reviewed: check it against its quote, then delete its cqkg:unreviewed line"
+        issues.append(_violation(src, labels, node, "cqkg:unreviewed", message, "unreviewed"))
     for r in select(store, f"SELECT ?s ?t WHERE {{ ?s <{CQKG}todo> ?t }} ORDER BY ?s ?t"):
         node = r[0]
-        issues.append(Issue("Violation", src.file_of(node), node.value, labels.get(node.value, ""), "cqkg:todo",
-                            f"to do: {r[1].value if r[1] is not None else ''}", "todo"))  # fmt: skip
+        todo = r[1].value if r[1] is not None else ""
+        issues.append(_violation(src, labels, node, "cqkg:todo", f"to do: {todo}", "todo"))
     return issues
