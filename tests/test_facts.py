@@ -263,3 +263,52 @@ def test_quote_check_names_each_kind_of_problem_once(mini_project):
     assert problems["Wrong"].file == "seeds/extra-again.ttl, seeds/extra.ttl"
     assert problems["NoText"].message == ("no text is held for source(s) https://w3id.org/cqkg/source/untranscribed")
     assert problems["Unsourced"].message == "has a quote but no cqkg:source"
+
+
+# --- The fact-check's findings (issue 18, points 4 and 5): each stays fixed ---------------------
+
+P = "PREFIX cqkg: <https://w3id.org/cqkg/ontology#> PREFIX cq: <https://w3id.org/cqkg/id/> "
+P += "PREFIX obs: <https://w3id.org/cqkg/id/obs/> PREFIX period: <https://w3id.org/cqkg/period/> "
+P += "PREFIX org: <http://www.w3.org/ns/org#> PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> "
+
+FINDINGS = {
+    # "in three years output exceeding 100 billion" is a level to reach by 2026, not 3 years' output
+    "new-display-level": "ASK { obs:gov24-new-display-output-target cqkg:period period:by-2026 }",
+    # "expected to grow to over 500,000" is an estimate, not a target
+    "expected-is-estimate": "ASK { obs:ich25-software-employment-2025-target cqkg:status cqkg:Estimate }",
+    # "reaches the 4 trillion yuan level" is a floor
+    "level-is-a-floor": "ASK { obs:ap27-revenue cqkg:comparator cqkg:AtLeast }",
+    # the plan's R&D targets are for industrial enterprises above designated size, as a marked reading
+    "rd-scope": """ASK { obs:ap27-rd-spending cqkg:item cq:IndustrialEnterprisesAboveDesignatedSize ;
+                          cqkg:assumption/cqkg:assumedPart cqkg:item .
+                        obs:ap27-rd-intensity cqkg:item cq:IndustrialEnterprisesAboveDesignatedSize ;
+                          cqkg:assumption/cqkg:assumedPart cqkg:item }""",
+    # Tianmu-1 observes weather: its quote puts it in no cluster
+    "tianmu-no-cluster": "ASK { FILTER NOT EXISTS { cq:Tianmu1 cqkg:inCluster ?c } }",
+    # no article says Changan is state-owned
+    "changan-not-soe": "ASK { FILTER NOT EXISTS { cq:Changan a cqkg:StateOwnedEnterprise } }",
+    # the little giant counts are present tense in 2019, dated as the curator's reading
+    "little-giants-2019": """ASK { obs:ich19-little-giant-china cqkg:period period:as-of-2019 ;
+                                   cqkg:assumption/cqkg:assumedPart cqkg:period .
+                                 obs:ich19-little-giant-chongqing cqkg:period period:as-of-2019 }""",
+    # "will promote the construction of" innovation centres: planned, not existing
+    "centres-planned": """ASK { FILTER NOT EXISTS { ?c a cqkg:InnovationCentre ;
+                                  cqkg:source <https://w3id.org/cqkg/source/ichongqing-2019-intelligent-industry> .
+                                FILTER NOT EXISTS { ?c cqkg:stage cqkg:Planned } } }""",
+    # the 20,000 orders are not tied to Germany and France
+    "seres-orders-no-counterpart": "ASK { FILTER NOT EXISTS { obs:gov24-seres-export-orders cqkg:counterpart ?x } }",
+    # the two holders of the EIC director's post are dated apart
+    "post-holders-dated": """ASK { ?a rdf:subject cq:post-ChongqingEIC-director ; rdf:predicate org:heldBy ;
+                                     cqkg:validAt ?d1 .
+                                   ?b rdf:subject cq:post-ChongqingEIC-director ; rdf:predicate org:heldBy ;
+                                     cqkg:validAt ?d2 . FILTER(?d1 < ?d2) }""",
+    # over 50% of *industrial* added value, not of the economy
+    "auto-share-whole": """ASK { obs:ich25-auto-share cqkg:shareOf cq:Chongqing ;
+                                   cqkg:shareOfItem cq:IndustrialSector }""",
+}
+
+
+@pytest.mark.parametrize("finding", sorted(FINDINGS))
+def test_fact_check_findings_stay_fixed(built_project, finding):
+    store = open_store(Project.at(built_project))
+    assert bool(store.query(P + FINDINGS[finding])), finding
