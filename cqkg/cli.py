@@ -267,13 +267,26 @@ def _print_summary(result: Any) -> None:
 
 @main.command()
 @click.option("--warnings/--no-warnings", default=True, show_default=True, help="Also list warnings.")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["text", "turtle", "nt"]),
+    default="text",
+    show_default=True,
+    help="text: one line per problem; turtle or nt: the SHACL validation report (sh:ValidationReport) as RDF.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @shacl_engine_option
 @strict_shacl_option
 @pass_project
 @user_errors
-def validate(project: Project, warnings: bool, shacl_engine: str, strict_shacl: bool) -> None:
+def validate(
+    project: Project, warnings: bool, fmt: str, output: str | None, shacl_engine: str, strict_shacl: bool
+) -> None:
     """Check shapes, quotes and quality queries. Exit 0 conforms, 1 violations, 2 bad input."""
     from . import build as b
+    from .report import Report, report_rdf
 
     stages = Stages("validate", b.STAGES - 1)
     try:
@@ -281,7 +294,11 @@ def validate(project: Project, warnings: bool, shacl_engine: str, strict_shacl: 
                        strict_shacl=strict_shacl, stage=stages)  # fmt: skip
     finally:
         stages.close()
-    click.echo(result.report.text(show_warnings=warnings))
+    report = result.report if warnings else Report(result.report.violations)
+    if fmt == "text":
+        emit(report.text() + "\n", output)
+    else:
+        emit(report_rdf(report, fmt).decode("utf-8"), output)
     sys.exit(0 if result.report.conforms else 1)
 
 

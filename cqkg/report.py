@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from .terms import SH
 
@@ -20,6 +22,11 @@ class Issue:
     path: str
     message: str
     check: str  # shacl | quote | query name
+    # For the report as RDF (sh:ValidationResult): what SHACL results carry besides the above.
+    path_iri: str = ""  # the predicate's IRI when the path is one predicate
+    value: str = ""  # N-Triples form of the value node, when there is one
+    component: str = ""  # IRI of the constraint component (SHACL checks)
+    shape: str = ""  # IRI of the shape (SHACL checks), when the shape has one
 
 
 @dataclass
@@ -58,3 +65,96 @@ class Report:
             lines.append(f"{i.severity}: {where}{name}{path}{i.message} [{i.check}]")
         lines.append(f"{len(self.violations)} violation(s), {len(self.warnings)} warning(s)")
         return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- as RDF
+
+# Checks that are not SHACL shapes still report as sh:ValidationResult; their source is named by
+# these components (SHACL requires one per result) and by cqkg:check.
+CHECK_COMPONENTS = {
+    "quote": "https://w3id.org/cqkg/ontology#QuoteCheckComponent",
+    "guard": "https://w3id.org/cqkg/ontology#CuratorCheckComponent",
+    "query": SH + "SPARQLConstraintComponent",
+}
+CQKG = "https://w3id.org/cqkg/ontology#"
+_SEVERITY_IRI = {v: k for k, v in SEVERITY.items()}
+
+
+def report_triples(report: Report) -> list[Any]:
+    """The report as a SHACL validation report (sh:ValidationReport with one sh:ValidationResult
+    per issue, in the text report's order), as pyoxigraph triples.
+
+    Every issue is a result, whichever check found it: SHACL results keep their constraint
+    component, shape and value; a quality-check query's results name sh:SPARQLConstraintComponent
+    and the query (cqkg:check); the quote check and the curator checks name a cqkg component. Each
+    result also names the seed file (cqkg:file) that describes its focus node.
+
+    >>> ts = report_triples(Report([Issue("Violation", "seeds/x.ttl", "https://e/a", "A", "", "bad", "quote")]))
+    >>> sorted(t.predicate.value.split("#")[-1] for t in ts)[:3]
+    ['check', 'conforms', 'file']
+    """
+    import pyoxigraph as ox
+
+    from .terms import PREFIXES
+
+    def iri(local: str, base: str = SH) -> Any:
+        return ox.NamedNode(base + local)
+
+    def term(text: str) -> Any:
+        if text.startswith("_:"):
+            return ox.BlankNode(text[2:])
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\]*$", text):
+            return ox.NamedNode(text)
+        return ox.Literal(text)
+
+    def path_iri(issue: Issue) -> str:
+        if issue.path_iri:
+            return issue.path_iri
+        m = re.fullmatch(r"([a-z][a-z0-9]*):([A-Za-z0-9_.-]+)", issue.path)
+        return PREFIXES[m.group(1)] + m.group(2) if m and m.group(1) in PREFIXES else ""
+
+    root = ox.BlankNode("report")
+    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    out = [
+        ox.Triple(root, rdf_type, iri("ValidationReport")),
+        ox.Triple(root, iri("conforms"), ox.Literal("true" if report.conforms else "false", datatype=ox.NamedNode(
+            "http://www.w3.org/2001/XMLSchema#boolean"))),
+    ]  # fmt: skip
+    for n, issue in enumerate(sorted(set(report.issues)), start=1):
+        r = ox.BlankNode(f"result{n:05d}")
+        kind = "shacl" if issue.check == "shacl" else issue.check if issue.check in ("quote",) else (
+            "query" if issue.check.endswith("-violation") else "guard")  # fmt: skip
+        component = issue.component or CHECK_COMPONENTS.get(kind, CHECK_COMPONENTS["guard"])
+        out.insert(n + 1, ox.Triple(root, iri("result"), r))  # the report's own triples first, together
+        out += [
+            ox.Triple(r, rdf_type, iri("ValidationResult")),
+            ox.Triple(r, iri("resultSeverity"), ox.NamedNode(_SEVERITY_IRI.get(issue.severity, SH + "Violation"))),
+            ox.Triple(r, iri("sourceConstraintComponent"), ox.NamedNode(component)),
+            ox.Triple(r, iri("resultMessage"), ox.Literal(issue.message)),
+            ox.Triple(r, iri("check", CQKG), ox.Literal(issue.check)),
+        ]
+        if issue.focus:
+            out.append(ox.Triple(r, iri("focusNode"), term(issue.focus)))
+        if p := path_iri(issue):
+            out.append(ox.Triple(r, iri("resultPath"), ox.NamedNode(p)))
+        if issue.value:
+            value = next(iter(ox.parse(f"<x:s> <x:p> {issue.value} .", format=ox.RdfFormat.N_TRIPLES))).object
+            out.append(ox.Triple(r, iri("value"), value))
+        if issue.shape:
+            out.append(ox.Triple(r, iri("sourceShape"), ox.NamedNode(issue.shape)))
+        if issue.file and issue.file != "?":
+            out.append(ox.Triple(r, iri("file", CQKG), ox.Literal(issue.file)))
+    return out
+
+
+def report_rdf(report: Report, fmt: str = "turtle") -> bytes:
+    """The report as a SHACL validation report in Turtle (or N-Triples with fmt="nt"), deterministic."""
+    import pyoxigraph as ox
+
+    from .terms import PREFIXES
+
+    formats = {"turtle": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES}
+    prefixes = {p: PREFIXES[p] for p in ("sh", "cqkg", "xsd")}
+    data = ox.serialize(report_triples(report), format=formats[fmt], prefixes=prefixes if fmt == "turtle" else None)
+    assert data is not None
+    return data

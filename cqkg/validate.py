@@ -105,6 +105,10 @@ def shacl_issues(
                         w.iri(r.path) if r.path and r.simple_path else _compact_path(w, r.path),
                         text,
                         "shacl",
+                        path_iri=r.path if r.path and r.simple_path else "",
+                        value=r.value or "",
+                        component=r.component,
+                        shape=r.shape if r.shape.startswith(("http:", "https:", "urn:")) else "",
                     )
                 )
             return issues
@@ -139,7 +143,16 @@ def pyshacl_issues(src: Sources, store: ox.Store, shapes: ox.Store, names: dict[
         if value is not None and str(value) not in text:
             text += f" (value: {value.n3() if isinstance(value, rdflib.term.Identifier) else value})"
         path_s = w.iri(str(path)) if isinstance(path, rdflib.URIRef) else ("" if path is None else "(complex path)")
-        issues.append(Issue(sev, src.file_of(focus), str(focus), names.get(str(focus), ""), path_s, text, "shacl"))
+        component, shape = results.value(r, sh.sourceConstraintComponent), results.value(r, sh.sourceShape)
+        issues.append(
+            Issue(
+                sev, src.file_of(focus), str(focus), names.get(str(focus), ""), path_s, text, "shacl",
+                path_iri=str(path) if isinstance(path, rdflib.URIRef) else "",
+                value=value.n3() if isinstance(value, rdflib.term.Identifier) else "",
+                component=str(component or ""),
+                shape=str(shape) if isinstance(shape, rdflib.URIRef) else "",
+            )
+        )  # fmt: skip
     return issues
 
 
