@@ -469,6 +469,28 @@ def site(project: Project, output: str) -> None:
 
 
 @main.command()
+@click.argument("old")
+@click.argument("new", default=".")
+@click.option("--format", "-f", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+@pass_project
+@user_errors
+def diff(project: Project, old: str, new: str, fmt: str, output: str | None) -> None:
+    """What changed from OLD to NEW, fact by fact (NEW: default the project's files as they are).
+
+    Each is a git revision (v0.1.0, HEAD~3), a project folder, a built store, a release folder or
+    an export (.ttl, .nt, .nq, .trig, .jsonld, optionally gzipped).
+    """
+    from .diff import diff as compare
+    from .diff import open_version
+
+    changes = compare(open_version(old, project), open_version(str(project.root) if new == "." else new, project))
+    if new == ".":
+        changes.new = "the working tree"
+    emit(changes.as_markdown() if fmt == "markdown" else changes.as_json(), output)
+
+
+@main.command()
 @click.option("--format", "-f", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default="turtle", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--asserted-only", is_flag=True, help="Leave out inferred triples.")
