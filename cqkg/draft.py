@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CqkgError
-from .numbers import ORDINALS, SMALL_NUMBERS, found_numbers
+from .numbers import ORDINALS, SMALL_NUMBERS, found_numbers, multiplier
 from .project import Project, atomic_output
 from .rdfstore import select
 from .sources import union_store
@@ -88,6 +88,7 @@ class Candidate:
     quote: str
     value: Decimal
     surface: str
+    scale: str | None = None  # the scale word of the surface ("million", "亿"), kept as cqkg:statedAs
     unit: str | None = None
     comparator: str | None = None
     status: str = "Actual"
@@ -198,7 +199,7 @@ def propose(project: Project, text: str, published: date, store: Any = None) -> 
                 ignores.append((sentence[max(0, n.start - 12) : n.end + 9].strip(), "a date or time, not a fact"))
                 continue
             low = sentence.lower()
-            c = Candidate(sentence, n.value, n.surface)
+            c = Candidate(sentence, n.value, n.surface, n.scale)
             if n.percent:
                 c.unit = "Percent"
             for pattern, unit in _UNITS if c.unit is None else []:
@@ -267,14 +268,14 @@ def propose(project: Project, text: str, published: date, store: Any = None) -> 
         ):
             small = Decimal(SMALL_NUMBERS.index(m.group(1).lower()) + 1)  # "five national centres", "one year"
             unit = "Year" if m.group(2).lower().startswith("year") else "Item"
-            c = Candidate(sentence, small, m.group(1), unit=unit, period=_period(sentence, published)[0],
+            c = Candidate(sentence, small, m.group(1), None, unit=unit, period=_period(sentence, published)[0],
                           indicator="Duration" if unit == "Year" else "Count")  # fmt: skip
             c.todo.append("subject: what the number is about")
             candidates.append(c)
         if re.search(r"\brank", sentence, re.I):  # "ranking second": a rank written as a word
             for m in re.finditer(rf"\b({'|'.join(ORDINALS)})\b", sentence, re.I):
                 rank = Decimal(ORDINALS.index(m.group(1).lower()) + 1)
-                c = Candidate(sentence, rank, m.group(1), unit="RankPosition", indicator="Rank",
+                c = Candidate(sentence, rank, m.group(1), None, unit="RankPosition", indicator="Rank",
                               period=_period(sentence, published)[0])  # fmt: skip
                 c.todo.append("subject: the thing that ranks; and what it ranks by (the item)")
                 candidates.append(c)
@@ -290,6 +291,8 @@ def _observation(c: Candidate, iri: str, src_iri: str) -> list[str]:
         ("cqkg:indicator", c.indicator and f"ind:{c.indicator}"),
         ("cqkg:baseIndicator", c.base_indicator and f"ind:{c.base_indicator}"),
         ("cqkg:value", value if "." in value else value + ".0"),  # an xsd:decimal
+        ("cqkg:statedAs", c.scale and _lit(c.surface)),  # the article's unit multiplier, as written
+        ("cqkg:unitMultiplier", c.scale and str(multiplier(c.scale))),
         ("cqkg:unit", c.unit and f"unit:{c.unit}"),
         ("cqkg:comparator", c.comparator and f"cqkg:{c.comparator}"),
         ("cqkg:period", c.period and f"period:{c.period}"),

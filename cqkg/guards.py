@@ -14,11 +14,11 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from .numbers import states
+from .numbers import forms_of, multiplier, states
 from .project import Project
 from .rdfstore import select
 from .report import Issue
-from .sources import Sources
+from .sources import Sources, normalise_text
 from .terms import CQKG, ID, PREFIXES, RDF, RDFS, SKOS, SRC, compact
 
 # Namespaces whose IRIs must be described (typed or labelled) somewhere in the project.
@@ -128,6 +128,61 @@ def unstated_values(src: Sources, store: ox.Store, labels: dict[str, str]) -> li
             f"1.3亿 = 130000000); fix the value, or say how it was derived with cqkg:derivation"
         )
         issues.append(_violation(src, labels, node, "cqkg:value", message, "unstated-value"))
+    return issues
+
+
+def stated_forms(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
+    """Observations whose value the quote writes with a scale word ("1.3 million", "2.6万亿") keep
+    that form: cqkg:statedAs, as the quote writes it, and cqkg:unitMultiplier, its power of ten.
+    Checked both ways: a value stated only with a scale word needs them (unless derived), and
+    each cqkg:statedAs must occur in a quote, read as the value, and agree with the multiplier."""
+    rows = select(
+        store,
+        f"""SELECT ?o ?v ?d (GROUP_CONCAT(DISTINCT ?q; SEPARATOR="\\n") AS ?quotes)
+                   (GROUP_CONCAT(DISTINCT ?s; SEPARATOR="\\n") AS ?stated) (SAMPLE(?m) AS ?mult) WHERE {{
+              ?o a <{CQKG}Observation> ; <{CQKG}value> ?v ; <{CQKG}quote> ?q .
+              OPTIONAL {{ ?o <{CQKG}derivation> ?d }}
+              OPTIONAL {{ ?o <{CQKG}statedAs> ?s }}
+              OPTIONAL {{ ?o <{CQKG}unitMultiplier> ?m }} }} GROUP BY ?o ?v ?d""",
+    )
+    issues = []
+    for r in rows:
+        node: Any = r["o"]
+        try:
+            value = Decimal(r["v"].value) if r["v"] is not None else None
+        except InvalidOperation:
+            continue  # not a number: the shapes report it
+        quotes = r["quotes"].value if r["quotes"] is not None else ""
+        stated = [s for s in (r["stated"].value if r["stated"] is not None else "").split("\n") if s]
+        mult = r["mult"].value if r["mult"] is not None else None
+        if value is None:
+            continue
+        problems = []
+        if not stated:
+            forms = forms_of(quotes, value)
+            if forms and r["d"] is None and all(f.scale for f in forms):
+                first = forms[0]
+                problems.append(
+                    f'the quote writes the value as "{first.surface}": keep that with cqkg:statedAs '
+                    f'"{first.surface}" ; cqkg:unitMultiplier {multiplier(first.scale or "")}'
+                )
+            elif mult is not None:
+                problems.append("cqkg:unitMultiplier without cqkg:statedAs: add the number as the quote writes it")
+        scales = set()
+        for form in stated:
+            read = forms_of(form, value)
+            if normalise_text(form) not in normalise_text(quotes):
+                problems.append(f'"{form}" does not occur in the quote')
+            elif not read:
+                problems.append(f'"{form}" does not read as the value {value.normalize():f}')
+            scales |= {multiplier(f.scale) for f in read if f.scale}
+        if stated and mult is None and scales:
+            problems.append(f"add cqkg:unitMultiplier {min(scales)}, the power of ten of the stated scale word")
+        elif stated and mult is not None and int(mult) not in scales:
+            expected = f"{min(scales)}" if scales else "none (no scale word is stated)"
+            problems.append(f"cqkg:unitMultiplier {mult} does not match cqkg:statedAs: expected {expected}")
+        for p in problems:
+            issues.append(_violation(src, labels, node, "cqkg:statedAs", p, "stated-form"))
     return issues
 
 

@@ -42,6 +42,21 @@ def states(text: str, value: Decimal) -> bool:
                for n in numbers)  # fmt: skip
 
 
+def forms_of(text: str, value: Decimal) -> list[Found]:
+    """The places where `text` states `value` (or, for a decrease, its size), in text order.
+
+    >>> [(f.surface, f.scale) for f in forms_of("from 953,000 to 1.3 million", Decimal(1300000))]
+    [('1.3 million', 'million')]
+    """
+    size = abs(value)
+    return [f for f in found_numbers(text, small_words=True) if abs(f.value - size) <= size * Decimal("1e-9")]
+
+
+def multiplier(scale: str) -> int:
+    """The power of ten of a scale word: million 6, 亿 8, 万亿 12."""
+    return len(str(SCALES[scale])) - 1
+
+
 @dataclass(frozen=True)
 class Found:
     """A number as it stands in a text: where, how it is written, its value in base units."""

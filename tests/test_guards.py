@@ -106,6 +106,35 @@ def test_a_value_not_in_base_units_is_caught(seed_project):
     assert "489.3 is no number its quote states" in out and "cqkg:derivation" in out
 
 
+@pytest.mark.parametrize(
+    "stated, expect",
+    [
+        ("", 'the quote writes the value as "5.204 billion": keep that with cqkg:statedAs "5.204 billion" ; '
+             "cqkg:unitMultiplier 9"),
+        ('cqkg:statedAs "5.204 billion" ;', "add cqkg:unitMultiplier 9"),
+        ('cqkg:statedAs "5.204 billion" ; cqkg:unitMultiplier 8 ;', "cqkg:unitMultiplier 8 does not match"),
+        ('cqkg:statedAs "5,204 million" ; cqkg:unitMultiplier 6 ;', '"5,204 million" does not occur in the quote'),
+        ('cqkg:statedAs "25%" ;', '"25%" does not read as the value 5204000000'),
+        ("cqkg:unitMultiplier 9 ;", 'the quote writes the value as "5.204 billion"'),
+    ],
+)  # fmt: skip
+def test_a_scaled_value_keeps_its_stated_form(seed_project, stated, expect):
+    out = with_extra(
+        seed_project, item="cq:IntegratedCircuits", value="5204000000.0", unit="unit:Piece",
+        assumption=PERIOD_ASSUMED + " " + stated,
+    )  # fmt: skip
+    assert "obs/zz-slip> cqkg:statedAs: " + expect in out and "[stated-form]" in out, out
+
+
+def test_a_scaled_value_with_its_stated_form_is_fine(seed_project):
+    seed = seed_project / "seeds" / SEED
+    stated = 'cqkg:statedAs "5.204 billion" ; cqkg:unitMultiplier 9 ;'
+    fields = dict(subject="cq:Chongqing", item="cq:IntegratedCircuits", value="5204000000.0", unit="unit:Piece")
+    seed.write_text(seed.read_text() + EXTRA.format(**fields, assumption=PERIOD_ASSUMED + " " + stated))
+    result = run_cli(seed_project, "validate")
+    assert result.exit_code == 0, result.output
+
+
 def test_an_article_no_source_points_to_is_caught(seed_project):
     (seed_project / "seeds" / "forgotten.txt").write_text("Some article with 42 numbers.\n")
     result = run_cli(seed_project, "validate")

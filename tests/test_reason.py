@@ -316,7 +316,10 @@ def test_the_ontology_is_owl2_dl_and_owl2_rl(tmp_path):
     source = Path(__file__).resolve().parent / "owl_profile" / "ProfileCheck.java"
     cp = f"{jars}/*"
     subprocess.run(["javac", "-cp", cp, "-d", str(tmp_path), str(source)], check=True, capture_output=True, timeout=300)
-    ontology = Path(__file__).resolve().parent.parent / "ontology" / "cqkg.ttl"
+    # Every ontology file (the ontology and its alignments), as one document.
+    ontology = tmp_path / "ontology.ttl"
+    files = sorted((Path(__file__).resolve().parent.parent / "ontology").glob("*.ttl"))
+    ontology.write_text("\n".join(f.read_text(encoding="utf-8") for f in files), encoding="utf-8")
     proc = subprocess.run(
         ["java", "-cp", f"{cp}:{tmp_path}", "ProfileCheck", str(ontology)], capture_output=True, text=True, timeout=300
     )
