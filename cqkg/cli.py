@@ -491,6 +491,45 @@ def diff(project: Project, old: str, new: str, fmt: str, output: str | None) -> 
 
 
 @main.command()
+@click.option("--version", "version", required=True, metavar="X.Y.Z", help="The version to release (semantic).")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default="dist", show_default=True,
+              help="Folder to write the release to (replaced whole).")  # fmt: skip
+@click.option(
+    "--previous", metavar="REV|PATH",
+    help="The release to list changes since: a git revision, a release folder or an export. "
+    "Default: the newest git tag vA.B.C older than --version.",
+)  # fmt: skip
+@click.option("--first", is_flag=True, help="A first release: no changelog against an earlier one.")
+@click.option("--date", "issued", metavar="YYYY-MM-DD", help="Release date. Default: the last commit's date.")
+@click.option("--base-url", metavar="URL", help="Where the files will be downloadable (for the DCAT description).")
+@pass_project
+@user_errors
+def release(
+    project: Project, version: str, output: str, previous: str | None, first: bool, issued: str | None,
+    base_url: str | None,
+) -> None:  # fmt: skip
+    """Build, validate and write a release: graph, per-source N-Quads, VoID/DCAT, docs, changelog."""
+    from . import build as b
+    from .manifest import open_store
+    from .release import ReleaseOptions, make_release, parse_version
+
+    parse_version(version)
+    if first and previous:
+        raise CqkgError("--first and --previous contradict each other: give one")
+    stages = Stages("build", b.STAGES)
+    try:
+        result = b.run(project, log=log, service_checks=service_checks(), stage=stages)
+    finally:
+        stages.close()
+    if not result.report.conforms:
+        click.echo(result.report.text(), err=True)
+        raise CqkgError("the graph has violations (above): nothing was released", exit_code=1)
+    opts = ReleaseOptions(version, previous, first, issued, base_url)
+    files = make_release(project, open_store(project), result.report, Path(output), opts, log=log)
+    log(f"wrote release {version} to {output}/: {', '.join(files)}")
+
+
+@main.command()
 @click.option("--format", "-f", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default="turtle", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 @click.option("--asserted-only", is_flag=True, help="Leave out inferred triples.")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterable
@@ -30,7 +29,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from .errors import CqkgError
-from .project import Project
+from .project import Project, git
 from .terms import CQKG, GENID, INFERRED_GRAPH, ONTOLOGY_GRAPH, OWL, RDF, RDFS, SKOS, TermWriter
 
 FACT_CLASSES = {CQKG + "Observation": "observation", CQKG + "Claim": "claim"}
@@ -44,6 +43,7 @@ _FILE_FORMATS = {
     ".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES, ".nq": ox.RdfFormat.N_QUADS,
     ".trig": ox.RdfFormat.TRIG, ".jsonld": ox.RdfFormat.JSON_LD,
 }  # fmt: skip
+_VERSION_STAMPS = {OWL + "versionIRI", OWL + "versionInfo", OWL + "priorVersion"}
 SHAPES_FILE = "shapes.ttl"  # the shapes in a release folder
 
 
@@ -148,33 +148,20 @@ def _from_project(project: Project, label: str) -> Version:
     return version
 
 
-def _git(project: Project, *args: str) -> bytes:
-    try:
-        done = subprocess.run(["git", "-C", str(project.root), *args], capture_output=True, timeout=120)
-    except FileNotFoundError:
-        raise CqkgError("git is not installed: give two files or folders instead of revisions") from None
-    except subprocess.TimeoutExpired:
-        raise CqkgError(f"git {' '.join(args)} took over 120 s") from None
-    if done.returncode != 0:
-        msg = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise CqkgError(f"git {' '.join(args)}: {msg[-1] if msg else 'failed'}")
-    return done.stdout
-
-
 def _from_git(rev: str, project: Project) -> Version:
     """The project as it was at a git revision, read from `git archive` into a temporary folder."""
     if rev.startswith("-"):
         raise CqkgError(f"{rev}: not a file, a folder or a git revision")
     try:
-        _git(project, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+        git(project.root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     except CqkgError:
         raise CqkgError(f"{rev}: no such file, folder or git revision (of the repository at {project.root})") from None
-    prefix = _git(project, "rev-parse", "--show-prefix").decode().strip()
+    prefix = git(project.root, "rev-parse", "--show-prefix").decode().strip()
     parts = [f"{prefix}{d}" for d in ("ontology", "shapes", "seeds")]
-    listed = _git(project, "ls-tree", "--name-only", rev, "--", *parts).decode().split()
+    listed = git(project.root, "ls-tree", "--name-only", rev, "--", *parts).decode().split()
     if len(listed) < 3:
         raise CqkgError(f"{rev}: the project has no {', '.join(sorted(set(parts) - set(listed)))} at this revision")
-    archive = _git(project, "archive", "--format=tar", rev, "--", *parts)
+    archive = git(project.root, "archive", "--format=tar", rev, "--", *parts)
     with tempfile.TemporaryDirectory(prefix="cqkg-diff-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(tmp, filter="data")
@@ -466,7 +453,10 @@ def diff(old: Version, new: Version) -> Changelog:
             e.group = f"{' '.join(d.get('rdf:subject'))} · {' '.join(d.get('rdf:predicate'))}"
     facts.sort(key=lambda e: (e.group, ["removed", "changed", "added"].index(e.change), e.key))
     other = _compare(old_data.keyed(False), new_data.keyed(False), lambda k, s: "other")
-    ontology = _compare(Descriptions(old.ontology).keyed(None), Descriptions(new.ontology).keyed(None),
+    # A release stamps its version on the ontology: that is no change of the ontology.
+    old_onto = [t for t in old.ontology if t.predicate.value not in _VERSION_STAMPS]
+    new_onto = [t for t in new.ontology if t.predicate.value not in _VERSION_STAMPS]
+    ontology = _compare(Descriptions(old_onto).keyed(None), Descriptions(new_onto).keyed(None),
                         lambda k, s: "term")  # fmt: skip
     shapes = None
     if old.shapes is not None and new.shapes is not None:

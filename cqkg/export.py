@@ -129,6 +129,20 @@ def export_bytes(store: ox.Store, fmt: str, asserted_only: bool = False) -> tupl
     return _native(ox.parse(data, format=ox.RdfFormat.N_TRIPLES), FORMATS[fmt]), len(lines)
 
 
+def graph_bytes(store: ox.Store, graph: str | None, fmt: str = "turtle") -> bytes:
+    """One graph of the store (the default graph when None) in a triple format, deterministic."""
+    data = b"\n".join(graph_ntriples(store, graph)) + b"\n"
+    return data if fmt == "nt" else _native(ox.parse(data, format=ox.RdfFormat.N_TRIPLES), FORMATS[fmt])
+
+
+def triples_bytes(triples: Iterable[ox.Triple], fmt: str = "turtle") -> bytes:
+    """Triples in a triple format, deterministic: sorted, blank nodes labelled by content."""
+    data = "".join(sorted(f"{t.subject} {t.predicate} {t.object} .\n" for t in triples)).encode()
+    store = ox.Store()
+    store.bulk_load(data, format=ox.RdfFormat.N_TRIPLES)
+    return graph_bytes(store, None, fmt)
+
+
 def export(store: ox.Store, fmt: str, out: IO[str], asserted_only: bool = False) -> int:
     """Write the built graph in `fmt` to a text stream; returns the number of triples/quads."""
     data, n = export_bytes(store, fmt, asserted_only)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+import shutil
+import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,3 +232,46 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[
         except OSError:
             pass
         raise
+
+
+def replace_folder(out: Path, write: Callable[[Path], None]) -> None:
+    """Fill a new folder with `write(folder)` beside `out`, then put it in the place of `out`
+    whole: a failure (or Ctrl-C) leaves the old folder as it was and nothing half-written."""
+    tmp = out.with_name(out.name + ".partial")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    except OSError as e:
+        raise CqkgError(f"{out}: cannot write: {e.strerror or e}") from None
+    try:
+        write(tmp)
+        if out.exists():
+            old = out.with_name(out.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CqkgError(f"{out}: cannot write: {e.strerror or e}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def git(root: Path, *args: str) -> bytes:
+    """The output of `git -C root ARGS`; a CqkgError with git's last line when it fails."""
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=120)
+    except FileNotFoundError:
+        raise CqkgError(
+            "git is not installed: it is needed to read revisions and tags; give files or folders instead"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise CqkgError(f"git {' '.join(args)} took over 120 s") from None
+    if done.returncode != 0:
+        msg = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise CqkgError(f"git {' '.join(args)}: {msg[-1] if msg else 'failed'}")
+    return done.stdout

@@ -18,7 +18,6 @@ import hashlib
 import html
 import json
 import re
-import shutil
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ import pyoxigraph as ox
 
 from .catalog import Catalog
 from .formats import display, readable_number
-from .project import Project
+from .project import Project, replace_folder
 from .rdfstore import select
 from .sources import normalise_text
 from .terms import CQKG, ID, INFERRED_GRAPH, ONTOLOGY_GRAPH, PREFIXES, RDF, RDFS, SKOS, SRC, compact
@@ -235,22 +234,7 @@ def build_site(project: Project, store: ox.Store, out: Path, progress: Log = lam
     site = Site(project, store, progress)
     progress("reading the graph")
     site.load()
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        _write_all(site, tmp)
-        if out.exists():
-            old = out.with_name(out.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    replace_folder(out, lambda folder: _write_all(site, folder))
     return site.pages
 
 

@@ -110,3 +110,24 @@ def test_query_ui_runs_a_saved_query_and_its_shared_link(built_project, browser,
         assert int(count.text.split()[0]) > 0
     finally:
         served.stop()
+
+
+def test_release_ontology_docs_open_with_every_class_in_both_languages(seed_project, browser, tmp_path: Path):
+    import rdflib
+    from selenium.webdriver.common.by import By
+
+    from conftest import run_cli
+
+    dist = tmp_path / "dist"
+    result = run_cli(seed_project, "release", "--version", "0.1.0", "-o", str(dist), "--first")
+    assert result.exit_code == 0, result.output
+    browser.get((dist / "ontology.html").as_uri())
+    headings = {h.text.split("\n")[0].strip() for h in browser.find_elements(By.TAG_NAME, "h3")}
+    browser.save_screenshot(str(tmp_path / "ontology-docs.png"))
+    onto = rdflib.Graph().parse(dist / "cqkg-0.1.0-ontology.ttl", format="turtle")
+    classes = set(onto.subjects(rdflib.RDF.type, rdflib.OWL.Class))
+    assert classes
+    for c in classes:
+        labels = {lit.language: str(lit) for lit in onto.objects(c, rdflib.RDFS.label)}
+        shown = [h for h in headings if h.startswith(f"{labels['en']} · {labels['zh']}")]
+        assert shown, (c, labels)
