@@ -225,8 +225,6 @@ def main(argv=None) -> None:
         print(json.dumps(fn()))
         return
 
-    from generate import generate, parse_size, sync_repo_dirs
-
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}"
@@ -238,76 +236,144 @@ def main(argv=None) -> None:
     print(f"rdflib {rdflib.__version__}, pyshacl {pyshacl.__version__}, pyoxigraph {pyoxigraph.__version__}")
     print(f"cqkg query cold start on the seed graph (cluster-targets, median of 7): {fmt_s(cold_start())}\n")
 
-    for size_text in args.sizes.split(","):
-        size = parse_size(size_text)
-        root = OUT / f"p{size_text.strip().lower()}"
-        # The cache is regenerated when the generator changed (its output must pass today's checks).
-        made_by = hashlib.sha256((Path(__file__).parent / "generate.py").read_bytes()).hexdigest()
-        stamp = root / ".generator-sha256"
-        if not (root / "seeds").is_dir() or not stamp.is_file() or stamp.read_text().strip() != made_by:
-            print(f"generating {root} ...", file=sys.stderr)
-            shutil.rmtree(root, ignore_errors=True)
-            generate(size, root)
-            stamp.write_text(made_by + "\n")
-        sync_repo_dirs(root)
-        # The runs whose ratio is reported alternate (cqkg, floor, floor, cqkg, …), so a change of
-        # machine load during the benchmark lands on both sides instead of on one.
-        ours, raw = [], []
-        for i in range(args.runs):
-            for kind in ("cqkg", "raw") if i % 2 == 0 else ("raw", "cqkg"):
-                if kind == "cqkg":
-                    ours.append(run_child("cqkg", root, args.query_repeats))
-                else:
-                    raw.append(run_child("raw", root))
-        naive_runs = args.naive_runs or (args.runs if size < 100_000 else 1)
-        naive = [] if args.no_naive else [run_child("naive", root) for _ in range(naive_runs)]
-        o, r = medians(ours), medians(raw)
-        total = ours[0]["asserted"] + ours[0]["inferred"]
-        print(
-            f"## {size_text}: {ours[0]['asserted']} triples asserted, {total} after inference "
-            f"(median of {args.runs} runs; naive: {len(naive)})\n"
-        )
-        print("| stage | cqkg | naive | speed-up |")
-        print("|---|---:|---:|---:|")
-        n = medians(naive) if naive else {}
-        pairs = [
-            ("parse", "build: parse", "parse (rdflib)"),
-            ("inference", "build: inference", "inference (owlrl)"),
-            ("validation (SHACL, quotes, checks)", "build: validation", "validation (pyshacl)"),
-            ("write store + graph.ttl / export Turtle", "build: write", "export turtle (rdflib)"),
-            ("**whole build**", "build: total", "total"),
-        ]
-        for label, ok, nk in pairs:
-            nv = n.get(nk)
-            print(f"| {label} | {fmt_s(o[ok])} | {fmt_s(nv) if nv else '–'} | {f'{nv / o[ok]:.1f}×' if nv else '–'} |")
-        print(f"| export Turtle from the built store | {fmt_s(o['export turtle (from store)'])} | | |")
-        print(
-            f"| raw pyoxigraph parse + dump (floor) | {fmt_s(r['total'])} | | "
-            f"build is {o['build: total'] / r['total']:.1f}× the floor |"
-        )
-        peak = statistics.median(x["peak_mb"] for x in ours)
-        npeak = statistics.median(x["peak_mb"] for x in naive) if naive else None
-        print(f"| peak memory (RSS) | {peak:.0f} MB | {f'{npeak:.0f} MB' if npeak else '–'} | |")
-        print()
-        print("| saved query | rows | cqkg | pyoxigraph direct | ratio |")
-        print("|---|---:|---:|---:|---:|")
-        names = sorted(ours[0]["queries"])
-        ratios, timed = [], []  # timed: queries long enough that the ratio is not timer noise
-        for name in names:
-            mine = statistics.median(x["queries"][name][0] for x in ours)
-            direct = statistics.median(x["queries"][name][1] for x in ours)
-            rows = ours[0]["queries"][name][2]
-            ratio = mine / direct if direct else float("nan")
-            ratios.append(ratio)
-            if direct >= 0.01:
-                timed.append(ratio)
-            print(f"| {name} | {rows} | {fmt_s(mine)} | {fmt_s(direct)} | {ratio:.2f} |")
-        print(
-            f"\nsaved-query ratio (cqkg / direct): median {statistics.median(ratios):.2f}, "
-            f"worst {max(ratios):.2f}; worst over the {len(timed)} queries taking 10 ms or more: "
-            f"{max(timed) if timed else float('nan'):.2f}\n"
-        )
-        sys.stdout.flush()
+    sizes = [x.strip() for x in args.sizes.split(",")]
+    progress = Progress(len(sizes) * (2 * args.runs + (0 if args.no_naive else 1)))
+    per_size: dict[str, dict[str, tuple[float, int]]] = {}  # size -> query -> (median time, rows)
+    try:
+        for size_text in sizes:
+            run_size(size_text, args, progress, per_size)
+    finally:
+        progress.close()
+    if len(per_size) > 1:
+        growth_table(per_size)
+
+
+class Progress:
+    """The benchmark's progress on stderr (rich), when stderr is a terminal: which run of which size."""
+
+    def __init__(self, total: int):
+        self.bar = None
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as Bar
+
+            self.bar = Bar(TextColumn("benchmark"), MofNCompleteColumn(), TextColumn("{task.fields[step]}"),
+                           TimeElapsedColumn(), console=Console(stderr=True), transient=True)  # fmt: skip
+            self.bar.start()
+            self.task = self.bar.add_task("benchmark", total=total, step="")
+
+    def step(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, step=text)
+
+    def done(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def growth_table(per_size: dict[str, dict[str, tuple[float, int]]]) -> None:
+    """Each saved query's time at every size, its growth between the last two sizes and against the first."""
+    sizes = list(per_size)
+    first, prev, last = sizes[0], sizes[-2], sizes[-1]
+    print("### Saved queries by size (cqkg, median)\n")
+    head = " | ".join(f"{s} (rows)" for s in sizes)
+    print(f"| saved query | {head} | growth {prev}→{last} | {last} / {first} |")
+    print("|---|" + "---:|" * (len(sizes) + 2))
+    worst = 0.0
+    for name in sorted(per_size[last]):
+        cells = [f"{fmt_s(per_size[s][name][0])} ({per_size[s][name][1]})" for s in sizes if name in per_size[s]]
+        growth = per_size[last][name][0] / per_size[prev][name][0] if name in per_size[prev] else float("nan")
+        against_first = per_size[last][name][0] / per_size[first][name][0] if name in per_size[first] else float("nan")
+        worst = max(worst, growth)
+        print(f"| {name} | " + " | ".join(cells) + f" | {growth:.1f}× | {against_first:.1f}× |")
+    print(f"\nworst growth {prev}→{last}: {worst:.1f}× (linear would be the ratio of the sizes)\n")
+
+
+def run_size(size_text: str, args: argparse.Namespace, progress: Progress, per_size: dict) -> None:
+    """Generate (or reuse) one synthetic project, time every path on it and print its tables."""
+    from generate import generate, parse_size, sync_repo_dirs
+
+    size = parse_size(size_text)
+    root = OUT / f"p{size_text.strip().lower()}"
+    # The cache is regenerated when the generator changed (its output must pass today's checks).
+    made_by = hashlib.sha256((Path(__file__).parent / "generate.py").read_bytes()).hexdigest()
+    stamp = root / ".generator-sha256"
+    if not (root / "seeds").is_dir() or not stamp.is_file() or stamp.read_text().strip() != made_by:
+        print(f"generating {root} ...", file=sys.stderr)
+        shutil.rmtree(root, ignore_errors=True)
+        generate(size, root)
+        stamp.write_text(made_by + "\n")
+    sync_repo_dirs(root)
+    # The runs whose ratio is reported alternate (cqkg, floor, floor, cqkg, …), so a change of
+    # machine load during the benchmark lands on both sides instead of on one.
+    ours, raw = [], []
+    for i in range(args.runs):
+        for kind in ("cqkg", "raw") if i % 2 == 0 else ("raw", "cqkg"):
+            progress.step(f"{size_text}: {kind} run {i + 1}/{args.runs}")
+            if kind == "cqkg":
+                ours.append(run_child("cqkg", root, args.query_repeats))
+            else:
+                raw.append(run_child("raw", root))
+            progress.done()
+    naive_runs = args.naive_runs or (args.runs if size < 100_000 else 1)
+    naive = []
+    if not args.no_naive:
+        progress.step(f"{size_text}: naive pipeline ({naive_runs} run(s), minutes from 100k)")
+        naive = [run_child("naive", root) for _ in range(naive_runs)]
+        progress.done()
+    o, r = medians(ours), medians(raw)
+    total = ours[0]["asserted"] + ours[0]["inferred"]
+    print(
+        f"## {size_text}: {ours[0]['asserted']} triples asserted, {total} after inference "
+        f"(median of {args.runs} runs; naive: {len(naive)})\n"
+    )
+    print("| stage | cqkg | naive | speed-up |")
+    print("|---|---:|---:|---:|")
+    n = medians(naive) if naive else {}
+    pairs = [
+        ("parse", "build: parse", "parse (rdflib)"),
+        ("inference", "build: inference", "inference (owlrl)"),
+        ("validation (SHACL, quotes, checks)", "build: validation", "validation (pyshacl)"),
+        ("write store + graph.ttl / export Turtle", "build: write", "export turtle (rdflib)"),
+        ("**whole build**", "build: total", "total"),
+    ]
+    for label, ok, nk in pairs:
+        nv = n.get(nk)
+        print(f"| {label} | {fmt_s(o[ok])} | {fmt_s(nv) if nv else '–'} | {f'{nv / o[ok]:.1f}×' if nv else '–'} |")
+    print(f"| export Turtle from the built store | {fmt_s(o['export turtle (from store)'])} | | |")
+    print(
+        f"| raw pyoxigraph parse + dump (floor) | {fmt_s(r['total'])} | | "
+        f"build is {o['build: total'] / r['total']:.1f}× the floor |"
+    )
+    peak = statistics.median(x["peak_mb"] for x in ours)
+    npeak = statistics.median(x["peak_mb"] for x in naive) if naive else None
+    print(f"| peak memory (RSS) | {peak:.0f} MB | {f'{npeak:.0f} MB' if npeak else '–'} | |")
+    print()
+    print("| saved query | rows | cqkg | pyoxigraph direct | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    names = sorted(ours[0]["queries"])
+    ratios, timed = [], []  # timed: queries long enough that the ratio is not timer noise
+    for name in names:
+        mine = statistics.median(x["queries"][name][0] for x in ours)
+        direct = statistics.median(x["queries"][name][1] for x in ours)
+        rows = ours[0]["queries"][name][2]
+        ratio = mine / direct if direct else float("nan")
+        ratios.append(ratio)
+        if direct >= 0.01:
+            timed.append(ratio)
+        print(f"| {name} | {rows} | {fmt_s(mine)} | {fmt_s(direct)} | {ratio:.2f} |")
+        per_size.setdefault(size_text, {})[name] = (mine, rows)
+    print(
+        f"\nsaved-query ratio (cqkg / direct): median {statistics.median(ratios):.2f}, "
+        f"worst {max(ratios):.2f}; worst over the {len(timed)} queries taking 10 ms or more: "
+        f"{max(timed) if timed else float('nan'):.2f}\n"
+    )
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -622,12 +622,15 @@ def load(
     merged = asserted_triples(db) if asserted_only else graph_triples(db)
     graphs = {**named_graphs(db, asserted_only), ALL_GRAPH: merged} if per_source_graphs else {target: merged}
     http = remote.Http(retries=retries, timeout=timeout, credentials=credentials, log=log)
+    stages = Stages("load", remote.LOAD_STEPS + len(graphs))
     try:
         with _terminate_as_interrupt():
             report = remote.load(
-                endpoint, graphs, http, update_endpoint=update_endpoint, query_endpoint=query_endpoint, replace=replace
-            )
+                endpoint, graphs, http, update_endpoint=update_endpoint, query_endpoint=query_endpoint,
+                replace=replace, stage=stages,
+            )  # fmt: skip
     finally:
+        stages.close()
         http.close()
     bad = False
     for g, (sent, held) in sorted(report.graphs.items()):

@@ -459,12 +459,15 @@ def load(
     query_endpoint: str | None = None,
     replace: bool = False,
     stale_after: float = 600.0,
+    stage: Callable[[str], None] = lambda _: None,
 ) -> LoadReport:
     """Replace each target graph with the given triples, all or nothing (see the module docstring).
 
     Temporary graphs of earlier loads older than `stale_after` seconds are dropped first (they
-    need `query_endpoint` to be found).
+    need `query_endpoint` to be found). `stage` is told each step as it starts (for progress):
+    checking the targets, each upload, the swap, the final count; LOAD_STEPS + len(graphs) in all.
     """
+    stage("checking the target graphs")
     update_endpoint = update_endpoint or guess_update_endpoint(gsp)
     if not update_endpoint:
         raise CqkgError(
@@ -502,7 +505,8 @@ def load(
     sent = {g: len(triples) for g, triples in graphs.items()}
     copied = False
     try:
-        for g, triples in graphs.items():
+        for i, (g, triples) in enumerate(graphs.items(), start=1):
+            stage(f"uploading {i}/{len(graphs)}: {_name(g)}")
             body = serialise(triples)
             http.log(f"uploading {len(triples)} triples for {_name(g)} ({len(body) / 1e6:.1f} MB)")
             put_graph(gsp, temps[g], body, http)
@@ -513,14 +517,19 @@ def load(
                     f"nothing was replaced",
                     exit_code=1,
                 )
+        stage("swapping the uploaded graphs in")
         _swap(gsp, update_endpoint, temps, sent, http)
         copied = True
     finally:
         if not copied:
             _drop_quietly(update_endpoint, temps.values(), http)
+    stage("counting what the store holds")
     _drop(update_endpoint, temps.values(), http)  # a DROP is safe to repeat, so it is retried
     after = {g: count_graph(gsp, g, http) for g in graphs}
     return LoadReport({g: (sent[g], after[g]) for g in graphs}, occupied, stale)
+
+
+LOAD_STEPS = 3  # the steps of a load besides one upload per graph: check, swap, count
 
 
 def _name(graph: str) -> str:

@@ -401,3 +401,17 @@ def test_long_commands_show_progress_on_a_terminal_only(tmp_path):
     (proj / "seeds" / "periods.ttl").write_text((proj / "seeds" / "periods.ttl").read_text() + "\n# again\n")
     piped = run_cli(proj, "build")  # not a terminal: the usual lines, no progress
     assert piped.exit_code == 0 and "/4" not in piped.stderr and piped.stderr.startswith("wrote build/")
+
+
+def test_load_shows_its_steps_on_a_terminal_only(tmp_path, built_project):
+    from conftest import OxigraphServer
+
+    server = OxigraphServer(tmp_path / "db").start()
+    try:
+        gsp = server.base + "/store"
+        shown = on_a_terminal(["--project", str(built_project), "load", "--endpoint", gsp, "--per-source-graphs"])
+        assert "load" in shown and "uploading" in shown and "swapping the uploaded graphs in" in shown, shown
+        piped = run_cli(built_project, "load", "--endpoint", gsp, "--per-source-graphs", "--replace")
+        assert piped.exit_code == 0 and "swapping the uploaded graphs in" not in piped.stderr, piped.stderr
+    finally:
+        server.stop()
