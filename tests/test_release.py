@@ -378,3 +378,32 @@ def test_release_nquads_bulk_load_into_virtuoso_with_ld_dir(released, virtuoso):
         for g in expected:
             sparql_update(virtuoso.base + "/sparql-auth", f"DROP SILENT GRAPH <{g}>", http)
         http.close()
+
+
+def test_released_graph_reads_in_standard_vocabularies(released):
+    """Every observation is a Data Cube and a schema.org observation; every unit and status it
+    uses maps to QUDT and SDMX; scaled values keep the article's form."""
+    _, dist = released
+    g = rdflib.Graph().parse(dist / "cqkg-0.1.0.ttl", format="turtle")
+    QB = rdflib.Namespace("http://purl.org/linked-data/cube#")
+    SCHEMA = rdflib.Namespace("https://schema.org/")
+    obs = set(g.subjects(rdflib.RDF.type, CQKG.Observation))
+    assert obs
+    assert obs <= set(g.subjects(rdflib.RDF.type, QB.Observation))
+    assert obs <= set(g.subjects(rdflib.RDF.type, SCHEMA.Observation))
+    matches = (rdflib.SKOS.exactMatch, rdflib.SKOS.closeMatch)
+    for prop, namespace in ((CQKG.unit, "http://qudt.org/vocab/unit/"),
+                            (CQKG.status, "http://purl.org/linked-data/sdmx/2009/code#obsStatus-")):  # fmt: skip
+        for value in {g.value(o, prop) for o in obs}:
+            targets = {str(t) for m in matches for t in g.objects(value, m)}
+            assert any(t.startswith(namespace) for t in targets), (prop, value)
+    for component in (CQKG.subject, CQKG.indicator, CQKG.period):
+        assert (component, rdflib.RDF.type, QB.DimensionProperty) in g
+    assert (CQKG.value, rdflib.RDF.type, QB.MeasureProperty) in g
+    scaled = list(g.subject_objects(CQKG.statedAs))
+    assert scaled
+    for o, form in scaled:
+        mult = int(g.value(o, CQKG.unitMultiplier))
+        number = float(re.match(r"[\d.,]+", str(form)).group(0).replace(",", "")) if str(form)[0].isdigit() else None
+        if number is not None:
+            assert abs(number * 10**mult - float(g.value(o, CQKG.value))) < 1e-6 * float(g.value(o, CQKG.value)), form
