@@ -143,7 +143,10 @@ def make_release(
             current.ontology.append(q.triple)
         elif g is not None and g != INFERRED_GRAPH:
             current.data.append(q.triple)
-    log(f"describing changes since {previous_spec}" if previous_spec else "first release: no changelog to compare")
+    if previous_spec:
+        log(f"describing the changes since {previous_spec}")
+    elif not opts.first:
+        log(f"note: no git tag vA.B.C older than {version}: released as a first release (no changelog to compare)")
     changes = diff(previous, current) if previous else None
 
     files: dict[str, bytes] = {}
