@@ -14,7 +14,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from .numbers import forms_of, multiplier, states
+from .numbers import forms_of, found_numbers, matching, multiplier
 from .project import Project
 from .rdfstore import select
 from .report import Issue
@@ -105,37 +105,15 @@ def _violation(src: Sources, labels: dict[str, str], node: Any, path: str, messa
     return Issue("Violation", src.file_of(node), node.value, labels.get(node.value, ""), path, message, check)
 
 
-def unstated_values(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
-    """Observations whose value is no number their quote states (in base units), unless they say
-    how it was derived (cqkg:derivation): the check that catches 437 written for 437 thousand."""
-    rows = select(
-        store,
-        f"""SELECT ?o ?v (GROUP_CONCAT(?q; SEPARATOR="\\n") AS ?quotes) WHERE {{
-              ?o a <{CQKG}Observation> ; <{CQKG}value> ?v ; <{CQKG}quote> ?q .
-              FILTER NOT EXISTS {{ ?o <{CQKG}derivation> ?d }} }} GROUP BY ?o ?v""",
-    )
-    issues = []
-    for r in rows:
-        node: Any = r[0]
-        try:
-            value = Decimal(r[1].value) if r[1] is not None else None
-        except InvalidOperation:
-            continue  # not a number: the shapes report it
-        if value is None or r[2] is None or states(r[2].value, value):
-            continue
-        message = (
-            f"{value.normalize():f} is no number its quote states (in base units: 1.3 million = 1300000, "
-            f"1.3亿 = 130000000); fix the value, or say how it was derived with cqkg:derivation"
-        )
-        issues.append(_violation(src, labels, node, "cqkg:value", message, "unstated-value"))
-    return issues
+def stated_values(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
+    """Two checks of an observation's value against its quotes, reading the quotes' numbers once.
 
-
-def stated_forms(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
-    """Observations whose value the quote writes with a scale word ("1.3 million", "2.6万亿") keep
-    that form: cqkg:statedAs, as the quote writes it, and cqkg:unitMultiplier, its power of ten.
-    Checked both ways: a value stated only with a scale word needs them (unless derived), and
-    each cqkg:statedAs must occur in a quote, read as the value, and agree with the multiplier."""
+    unstated-value: the value is no number the quotes state (in base units), unless it says how
+    it was derived (cqkg:derivation) — the check that catches 437 written for 437 thousand.
+    stated-form: a value the quote writes with a scale word ("1.3 million", "2.6万亿") keeps that
+    form, cqkg:statedAs as the quote writes it and cqkg:unitMultiplier its power of ten; each
+    cqkg:statedAs must occur in a quote, read as the value and agree with the multiplier.
+    """
     rows = select(
         store,
         f"""SELECT ?o ?v ?d (GROUP_CONCAT(DISTINCT ?q; SEPARATOR="\\n") AS ?quotes)
@@ -152,15 +130,22 @@ def stated_forms(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[
             value = Decimal(r["v"].value) if r["v"] is not None else None
         except InvalidOperation:
             continue  # not a number: the shapes report it
+        if value is None:
+            continue
         quotes = r["quotes"].value if r["quotes"] is not None else ""
         stated = [s for s in (r["stated"].value if r["stated"] is not None else "").split("\n") if s]
         mult = r["mult"].value if r["mult"] is not None else None
-        if value is None:
-            continue
+        derived = r["d"] is not None
+        forms = matching(found_numbers(quotes, small_words=True), value)
+        if not forms and not derived:
+            message = (
+                f"{value.normalize():f} is no number its quote states (in base units: 1.3 million = 1300000, "
+                f"1.3亿 = 130000000); fix the value, or say how it was derived with cqkg:derivation"
+            )
+            issues.append(_violation(src, labels, node, "cqkg:value", message, "unstated-value"))
         problems = []
         if not stated:
-            forms = forms_of(quotes, value)
-            if forms and r["d"] is None and all(f.scale for f in forms):
+            if forms and not derived and all(f.scale for f in forms):
                 first = forms[0]
                 problems.append(
                     f'the quote writes the value as "{first.surface}": keep that with cqkg:statedAs '

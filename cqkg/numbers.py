@@ -48,8 +48,13 @@ def forms_of(text: str, value: Decimal) -> list[Found]:
     >>> [(f.surface, f.scale) for f in forms_of("from 953,000 to 1.3 million", Decimal(1300000))]
     [('1.3 million', 'million')]
     """
+    return matching(found_numbers(text, small_words=True), value)
+
+
+def matching(found: list[Found], value: Decimal) -> list[Found]:
+    """The numbers among `found` that are `value` (or, for a decrease, its size)."""
     size = abs(value)
-    return [f for f in found_numbers(text, small_words=True) if abs(f.value - size) <= size * Decimal("1e-9")]
+    return [f for f in found if abs(f.value - size) <= size * Decimal("1e-9")]
 
 
 def multiplier(scale: str) -> int:

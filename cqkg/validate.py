@@ -199,8 +199,7 @@ def guard_issues(project: Project, src: Sources, store: ox.Store, names: dict[st
     return (
         guards.undescribed_terms(src, store, names)
         + guards.orphan_texts(project, src)
-        + guards.unstated_values(src, store, names)
-        + guards.stated_forms(src, store, names)
+        + guards.stated_values(src, store, names)
         + guards.unstated_parts(src, store, names)
         + guards.drafted_unchecked(src, store, names)
     )
