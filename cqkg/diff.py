@@ -101,21 +101,21 @@ def _from_file(path: Path, label: str) -> Version:
         raise CqkgError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
     items = _parse(data, fmt, path)
     if fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG) and any(isinstance(q.graph_name, ox.NamedNode) for q in items):
-        return _split_graphs(label, items)
+        return split_graphs(label, items)
     triples = [q.triple if isinstance(q, ox.Quad) else q for q in items]
     return _split_by_kind(label, triples)
 
 
-def _split_graphs(label: str, quads: Iterable[ox.Quad]) -> Version:
-    """Quads with one graph per source: the ontology graph apart, the inferred graph left out."""
+def split_graphs(label: str, quads: Iterable[ox.Quad], shapes: list[ox.Triple] | None = None) -> Version:
+    """Quads with one graph per source: the ontology graph apart; the inferred graph and the
+    default graph (in a built store, the union of all the others) left out."""
     data: set[ox.Triple] = set()
     ontology: set[ox.Triple] = set()
     for q in quads:
-        g = q.graph_name.value if isinstance(q.graph_name, ox.NamedNode) else ""
-        if g == INFERRED_GRAPH:
+        if not isinstance(q.graph_name, ox.NamedNode) or q.graph_name.value == INFERRED_GRAPH:
             continue
-        (ontology if g == ONTOLOGY_GRAPH else data).add(q.triple)
-    return Version(label, sorted(data, key=str), sorted(ontology, key=str))
+        (ontology if q.graph_name.value == ONTOLOGY_GRAPH else data).add(q.triple)
+    return Version(label, sorted(data, key=str), sorted(ontology, key=str), shapes)
 
 
 def _split_by_kind(label: str, triples: list[ox.Triple]) -> Version:
@@ -135,17 +135,14 @@ def _from_store(path: Path, label: str) -> Version:
         store = ox.Store.read_only(str(path))
     except OSError as e:
         raise CqkgError(f"{label}: cannot open the store: {e}") from None
-    return _split_graphs(label, store.quads_for_pattern(None, None, None, None))
+    return split_graphs(label, store.quads_for_pattern(None, None, None, None))
 
 
 def _from_project(project: Project, label: str) -> Version:
     from .sources import load_sources
     from .validate import shapes_store
 
-    src = load_sources(project)
-    version = _split_graphs(label, (q for q in src.store if isinstance(q.graph_name, ox.NamedNode)))
-    version.shapes = [q.triple for q in shapes_store(project)]
-    return version
+    return split_graphs(label, load_sources(project).store, [q.triple for q in shapes_store(project)])
 
 
 def _from_git(rev: str, project: Project) -> Version:

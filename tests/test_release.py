@@ -407,3 +407,12 @@ def test_released_graph_reads_in_standard_vocabularies(released):
         number = float(re.match(r"[\d.,]+", str(form)).group(0).replace(",", "")) if str(form)[0].isdigit() else None
         if number is not None:
             assert abs(number * 10**mult - float(g.value(o, CQKG.value))) < 1e-6 * float(g.value(o, CQKG.value)), form
+
+
+def test_diff_of_a_built_store_compares_its_source_graphs_only(seed_project):
+    """A built store's default graph repeats the sources with the ontology and the inferred
+    triples: only the named source graphs are the asserted data."""
+    assert run_cli(seed_project, "build").exit_code == 0
+    result = run_cli(seed_project, "diff", str(seed_project / "build" / "store"))
+    assert result.exit_code == 0, result.output
+    assert "No changes." in result.stdout, result.stdout[:2000]
