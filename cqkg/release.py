@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from .diff import Version, diff, open_version
+from .diff import Version, diff, open_version, split_graphs
 from .errors import CqkgError
 from .export import export_bytes, graph_bytes, triples_bytes
 from .project import Project, git, replace_folder
@@ -135,14 +135,7 @@ def make_release(
     from .validate import shapes_store
 
     shapes = [q.triple for q in shapes_store(project)]
-    current = Version(f"cqkg {version}", [], [], shapes)
-    quads = list(store.quads_for_pattern(None, None, None, None))
-    for q in quads:
-        g = q.graph_name.value if isinstance(q.graph_name, ox.NamedNode) else None
-        if g == ONTOLOGY_GRAPH:
-            current.ontology.append(q.triple)
-        elif g is not None and g != INFERRED_GRAPH:
-            current.data.append(q.triple)
+    current = split_graphs(f"cqkg {version}", store.quads_for_pattern(None, None, None, None), shapes)
     if previous_spec:
         log(f"describing the changes since {previous_spec}")
     elif not opts.first:
