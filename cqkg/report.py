@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .terms import SH
+import pyoxigraph as ox
+
+from .terms import CQKG, PREFIXES, RDF, SH, XSD, expand_iri
 
 SEVERITY = {SH + "Violation": "Violation", SH + "Warning": "Warning", SH + "Info": "Info"}
 
@@ -72,11 +74,10 @@ class Report:
 # Checks that are not SHACL shapes still report as sh:ValidationResult; their source is named by
 # these components (SHACL requires one per result) and by cqkg:check.
 CHECK_COMPONENTS = {
-    "quote": "https://w3id.org/cqkg/ontology#QuoteCheckComponent",
-    "guard": "https://w3id.org/cqkg/ontology#CuratorCheckComponent",
+    "quote": CQKG + "QuoteCheckComponent",
+    "guard": CQKG + "CuratorCheckComponent",
     "query": SH + "SPARQLConstraintComponent",
 }
-CQKG = "https://w3id.org/cqkg/ontology#"
 _SEVERITY_IRI = {v: k for k, v in SEVERITY.items()}
 
 
@@ -93,38 +94,34 @@ def report_triples(report: Report) -> list[Any]:
     >>> sorted(t.predicate.value.split("#")[-1] for t in ts)[:3]
     ['check', 'conforms', 'file']
     """
-    import pyoxigraph as ox
-
-    from .terms import PREFIXES
 
     def iri(local: str, base: str = SH) -> Any:
         return ox.NamedNode(base + local)
 
     def term(text: str) -> Any:
+        """A focus node as the issue names it: a blank node, an IRI, or else its text."""
         if text.startswith("_:"):
             return ox.BlankNode(text[2:])
-        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|^`\\]*$", text):
-            return ox.NamedNode(text)
-        return ox.Literal(text)
+        try:
+            return expand_iri(f"<{text}>")
+        except ValueError:
+            return ox.Literal(text)
 
     def path_iri(issue: Issue) -> str:
+        """The predicate of a one-predicate path: given, or written as one prefixed name."""
         if issue.path_iri:
             return issue.path_iri
         m = re.fullmatch(r"([a-z][a-z0-9]*):([A-Za-z0-9_.-]+)", issue.path)
         return PREFIXES[m.group(1)] + m.group(2) if m and m.group(1) in PREFIXES else ""
 
     root = ox.BlankNode("report")
-    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-    out = [
-        ox.Triple(root, rdf_type, iri("ValidationReport")),
-        ox.Triple(root, iri("conforms"), ox.Literal("true" if report.conforms else "false", datatype=ox.NamedNode(
-            "http://www.w3.org/2001/XMLSchema#boolean"))),
-    ]  # fmt: skip
+    rdf_type = ox.NamedNode(RDF + "type")
+    conforms = ox.Literal("true" if report.conforms else "false", datatype=ox.NamedNode(XSD + "boolean"))
+    out = [ox.Triple(root, rdf_type, iri("ValidationReport")), ox.Triple(root, iri("conforms"), conforms)]
     for n, issue in enumerate(sorted(set(report.issues)), start=1):
         r = ox.BlankNode(f"result{n:05d}")
-        kind = "shacl" if issue.check == "shacl" else issue.check if issue.check in ("quote",) else (
-            "query" if issue.check.endswith("-violation") else "guard")  # fmt: skip
-        component = issue.component or CHECK_COMPONENTS.get(kind, CHECK_COMPONENTS["guard"])
+        kind = "query" if issue.check.endswith("-violation") else "quote" if issue.check == "quote" else "guard"
+        component = issue.component or CHECK_COMPONENTS[kind]
         out.insert(n + 1, ox.Triple(root, iri("result"), r))  # the report's own triples first, together
         out += [
             ox.Triple(r, rdf_type, iri("ValidationResult")),
@@ -149,10 +146,6 @@ def report_triples(report: Report) -> list[Any]:
 
 def report_rdf(report: Report, fmt: str = "turtle") -> bytes:
     """The report as a SHACL validation report in Turtle (or N-Triples with fmt="nt"), deterministic."""
-    import pyoxigraph as ox
-
-    from .terms import PREFIXES
-
     formats = {"turtle": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES}
     prefixes = {p: PREFIXES[p] for p in ("sh", "cqkg", "xsd")}
     data = ox.serialize(report_triples(report), format=formats[fmt], prefixes=prefixes if fmt == "turtle" else None)
