@@ -14,11 +14,10 @@ to DEBUG when imported, which a child process keeps out of our stderr.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from typing import Any
 
-from .errors import CqkgError
+from .project import run_tool
 
 LABELS = ("http://www.w3.org/2000/01/rdf-schema#label", "http://www.w3.org/2004/02/skos/core#prefLabel")
 SEPARATOR = " · "
@@ -46,16 +45,8 @@ def bilingual(graph: Any) -> Any:
 def ontology_html(turtle: bytes, timeout: float = 300) -> bytes:
     """The HTML page pyLODE makes for the ontology given as Turtle (deterministic)."""
     env = {"PYTHONHASHSEED": "0"}  # and nothing else: the child needs no environment of ours
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "cqkg.ontodocs"], input=turtle, capture_output=True, env=env, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        raise CqkgError(f"pyLODE took over {timeout:.0f} s to document the ontology") from None
-    if done.returncode != 0:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise CqkgError(f"pyLODE could not document the ontology: {lines[-1] if lines else 'no message'}")
-    return done.stdout
+    argv = [sys.executable, "-m", "cqkg.ontodocs"]
+    return run_tool(argv, "pyLODE (documenting the ontology)", timeout=timeout, stdin=turtle, env=env)
 
 
 def _main() -> None:

@@ -261,17 +261,25 @@ def replace_folder(out: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def run_tool(argv: list[str], what: str, *, timeout: float, stdin: bytes | None = None,
+             env: dict[str, str] | None = None) -> bytes:  # fmt: skip
+    """The output of a helper program; a CqkgError naming `what` when it times out or fails (with
+    the last line it wrote to stderr). FileNotFoundError (no such program) is the caller's."""
+    try:
+        done = subprocess.run(argv, input=stdin, capture_output=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise CqkgError(f"{what} took over {timeout:.0f} s") from None
+    if done.returncode != 0:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise CqkgError(f"{what}: {lines[-1] if lines else 'failed'}")
+    return done.stdout
+
+
 def git(root: Path, *args: str) -> bytes:
     """The output of `git -C root ARGS`; a CqkgError with git's last line when it fails."""
     try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=120)
+        return run_tool(["git", "-C", str(root), *args], f"git {' '.join(args)}", timeout=120)
     except FileNotFoundError:
         raise CqkgError(
             "git is not installed: it is needed to read revisions and tags; give files or folders instead"
         ) from None
-    except subprocess.TimeoutExpired:
-        raise CqkgError(f"git {' '.join(args)} took over 120 s") from None
-    if done.returncode != 0:
-        msg = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise CqkgError(f"git {' '.join(args)}: {msg[-1] if msg else 'failed'}")
-    return done.stdout
