@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -237,7 +238,9 @@ def main(argv=None) -> None:
     print(f"cqkg query cold start on the seed graph (cluster-targets, median of 7): {fmt_s(cold_start())}\n")
 
     sizes = [x.strip() for x in args.sizes.split(",")]
-    progress = Progress(len(sizes) * (2 * args.runs + (0 if args.no_naive else 1)))
+    from cqkg.cli import Stages  # the progress line of cqkg's own long commands: rich, terminal only
+
+    progress = Stages("benchmark", len(sizes) * (2 * args.runs + (0 if args.no_naive else 1)))
     per_size: dict[str, dict[str, tuple[float, int]]] = {}  # size -> query -> (median time, rows)
     try:
         for size_text in sizes:
@@ -246,34 +249,6 @@ def main(argv=None) -> None:
         progress.close()
     if len(per_size) > 1:
         growth_table(per_size)
-
-
-class Progress:
-    """The benchmark's progress on stderr (rich), when stderr is a terminal: which run of which size."""
-
-    def __init__(self, total: int):
-        self.bar = None
-        if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import MofNCompleteColumn, TextColumn, TimeElapsedColumn
-            from rich.progress import Progress as Bar
-
-            self.bar = Bar(TextColumn("benchmark"), MofNCompleteColumn(), TextColumn("{task.fields[step]}"),
-                           TimeElapsedColumn(), console=Console(stderr=True), transient=True)  # fmt: skip
-            self.bar.start()
-            self.task = self.bar.add_task("benchmark", total=total, step="")
-
-    def step(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, step=text)
-
-    def done(self) -> None:
-        if self.bar is not None:
-            self.bar.advance(self.task)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def growth_table(per_size: dict[str, dict[str, tuple[float, int]]]) -> None:
@@ -294,7 +269,7 @@ def growth_table(per_size: dict[str, dict[str, tuple[float, int]]]) -> None:
     print(f"\nworst growth {prev}→{last}: {worst:.1f}× (linear would be the ratio of the sizes)\n")
 
 
-def run_size(size_text: str, args: argparse.Namespace, progress: Progress, per_size: dict) -> None:
+def run_size(size_text: str, args: argparse.Namespace, progress: Callable[[str], None], per_size: dict) -> None:
     """Generate (or reuse) one synthetic project, time every path on it and print its tables."""
     from generate import generate, parse_size, sync_repo_dirs
 
@@ -314,18 +289,16 @@ def run_size(size_text: str, args: argparse.Namespace, progress: Progress, per_s
     ours, raw = [], []
     for i in range(args.runs):
         for kind in ("cqkg", "raw") if i % 2 == 0 else ("raw", "cqkg"):
-            progress.step(f"{size_text}: {kind} run {i + 1}/{args.runs}")
+            progress(f"{size_text}: {kind} run {i + 1}/{args.runs}")
             if kind == "cqkg":
                 ours.append(run_child("cqkg", root, args.query_repeats))
             else:
                 raw.append(run_child("raw", root))
-            progress.done()
     naive_runs = args.naive_runs or (args.runs if size < 100_000 else 1)
     naive = []
     if not args.no_naive:
-        progress.step(f"{size_text}: naive pipeline ({naive_runs} run(s), minutes from 100k)")
+        progress(f"{size_text}: naive pipeline ({naive_runs} run(s), minutes from 100k)")
         naive = [run_child("naive", root) for _ in range(naive_runs)]
-        progress.done()
     o, r = medians(ours), medians(raw)
     total = ours[0]["asserted"] + ours[0]["inferred"]
     print(

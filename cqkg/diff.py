@@ -265,7 +265,7 @@ class Descriptions:
 
     def _list(self, node: Any) -> list[Any] | None:
         items = []
-        while isinstance(node, ox.BlankNode) or _nested(node):
+        while _nested(node):
             es = {p.value: v for p, v in self.edges.get(node, [])}
             if set(es) != {RDF + "first", RDF + "rest"}:
                 return None
