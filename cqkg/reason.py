@@ -104,20 +104,19 @@ class Rule:
     typing: bool = False  # prp-dom / prp-rng
 
 
-def rules(schema: Schema, typing: bool = True) -> list[Rule]:
-    """One update per rule, in dependency order; each inserts into the default and the inferred graph.
+def rules(schema: Schema, typing: bool = True, record: str | None = None) -> list[Rule]:
+    """One update per rule, in dependency order; each inserts into the default and the inferred graph
+    (and into the graph `record`, when given).
 
     typing=False leaves out prp-dom and prp-rng (types from domains and ranges).
     """
-    inf = f"<{INFERRED_GRAPH}>"
+    graphs = [INFERRED_GRAPH] + ([record] if record else [])
     rdf_type = ox.NamedNode(RDF + "type")
     out = []
 
     def add(template: str, where: str, reads: Iterable[Any], writes: Iterable[Any], **kw: bool) -> None:
-        update = (
-            f"INSERT {{ {template} GRAPH {inf} {{ {template} }} }} WHERE {{ {where} "
-            f"FILTER NOT EXISTS {{ {template} }} }}"
-        )
+        into = " ".join(f"GRAPH <{g}> {{ {template} }}" for g in graphs)
+        update = f"INSERT {{ {template} {into} }} WHERE {{ {where} FILTER NOT EXISTS {{ {template} }} }}"
         out.append(Rule(update, frozenset(reads), frozenset(writes), **kw))
 
     sub_prop = [(p, q) for p, qs in schema.super_props.items() for q in sorted(qs, key=str)]
@@ -174,7 +173,9 @@ def inferred_count(store: ox.Store) -> int:
     return count(store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{INFERRED_GRAPH}> {{ ?s ?p ?o }} }}")
 
 
-def materialise(store: ox.Store, typing: bool = True, untyped_done: bool = False, max_rounds: int = 50) -> int:
+def materialise(
+    store: ox.Store, typing: bool = True, untyped_done: bool = False, max_rounds: int = 50, record: str | None = None
+) -> int:
     """Add the inferred triples to the default graph (and the inferred graph); return how many.
 
     The build first runs with typing=False and validates that: with domain and range typing,
@@ -187,8 +188,11 @@ def materialise(store: ox.Store, typing: bool = True, untyped_done: bool = False
     predicate it reads (semi-naive evaluation at the level of rules). Repeating every rule until
     a whole round adds nothing cost a full extra round of scans (~0.7 s per million triples),
     and the typing pass re-ran rules whose input had not changed.
+
+    `record` names a graph that also receives what this call adds: the build keeps the typing
+    pass's triples apart, for the next incremental build (see maintain.py).
     """
-    todo = rules(Schema(store), typing=typing)
+    todo = rules(Schema(store), typing=typing, record=record)
     dirty = [r.typing or not untyped_done for r in todo]
     n = inferred_count(store)
     for _ in range(max_rounds + 1):
