@@ -14,6 +14,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from .footprint import Chain
 from .numbers import forms_of, found_numbers, matching, multiplier
 from .project import Project
 from .rdfstore import select
@@ -52,20 +53,33 @@ def _suggest(iri: str, candidates: Iterable[str], labels: dict[str, str]) -> lis
     return list(dict.fromkeys(out))[:3]
 
 
-def undescribed_terms(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
-    """IRIs of our namespaces that the data uses but no file describes (no type, no label)."""
-    described = _described(store)
+def _among(var: str, only: set[str] | None) -> str:
+    """A VALUES block keeping `var` among the N-Triples terms `only` (nothing when only is None)."""
+    return "" if only is None else f"VALUES {var} {{ {' '.join(sorted(only))} }} "
+
+
+def undescribed_terms(
+    src: Sources, store: ox.Store, labels: dict[str, str], only: set[str] | None = None
+) -> list[Issue]:
+    """IRIs of our namespaces that the data uses but no file describes (no type, no label).
+
+    `only` (N-Triples terms): check these nodes alone, as an incremental build does.
+    """
     ours = " || ".join(f'STRSTARTS(STR(?x), "{ns}")' for ns in _OURS)
-    # Each term once (GROUP BY) before the string tests, then set differences: per-triple tests
-    # cost seconds at a million triples.
-    rows = select(
-        store,
-        f"""SELECT ?x WHERE {{
+    keep = f'FILTER(isIRI(?x) && ({ours}) && !STRSTARTS(STR(?x), "{ID}genid/"))'
+    descriptions = [f"?x <{RDF}type> ?t", f"?x <{RDFS}label> ?l", f"?x <{SKOS}prefLabel> ?l"]
+    if only is None:
+        # Each term once (GROUP BY) before the string tests, then set differences: per-triple tests
+        # cost seconds at a million triples.
+        query = f"""SELECT ?x WHERE {{
               {{ SELECT ?x WHERE {{ ?s ?p ?x }} GROUP BY ?x }} UNION {{ SELECT ?x WHERE {{ ?x ?p ?o }} GROUP BY ?x }}
-              FILTER(isIRI(?x) && ({ours}) && !STRSTARTS(STR(?x), "{ID}genid/"))
-              MINUS {{ ?x <{RDF}type> ?t }} MINUS {{ ?x <{RDFS}label> ?l }} MINUS {{ ?x <{SKOS}prefLabel> ?l }}
-            }} GROUP BY ?x ORDER BY ?x""",
-    )
+              {keep} {" ".join(f"MINUS {{ {d} }}" for d in descriptions)} }} GROUP BY ?x ORDER BY ?x"""
+    else:  # a few terms: tests per term (MINUS would read every type and label of the store)
+        query = f"""SELECT ?x WHERE {{ {_among("?x", only)} {keep}
+              {" ".join(f"FILTER NOT EXISTS {{ {d} }}" for d in descriptions)}
+              FILTER(EXISTS {{ ?s ?p ?x }} || EXISTS {{ ?x ?p ?o }}) }} ORDER BY ?x"""
+    rows = list(select(store, query))
+    described = _described(store) if rows else set()
     issues = []
     for r in rows:
         iri = r[0].value if r[0] is not None else ""
@@ -105,7 +119,7 @@ def _violation(src: Sources, labels: dict[str, str], node: Any, path: str, messa
     return Issue("Violation", src.file_of(node), node.value, labels.get(node.value, ""), path, message, check)
 
 
-def stated_values(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
+def stated_values(src: Sources, store: ox.Store, labels: dict[str, str], only: set[str] | None = None) -> list[Issue]:
     """Two checks of an observation's value against its quotes, reading the quotes' numbers once.
 
     unstated-value: the value is no number the quotes state (in base units), unless it says how
@@ -118,7 +132,7 @@ def stated_values(src: Sources, store: ox.Store, labels: dict[str, str]) -> list
         store,
         f"""SELECT ?o ?v ?d (GROUP_CONCAT(DISTINCT ?q; SEPARATOR="\\n") AS ?quotes)
                    (GROUP_CONCAT(DISTINCT ?s; SEPARATOR="\\n") AS ?stated) (SAMPLE(?m) AS ?mult) WHERE {{
-              ?o a <{CQKG}Observation> ; <{CQKG}value> ?v ; <{CQKG}quote> ?q .
+              {_among("?o", only)}?o a <{CQKG}Observation> ; <{CQKG}value> ?v ; <{CQKG}quote> ?q .
               OPTIONAL {{ ?o <{CQKG}derivation> ?d }}
               OPTIONAL {{ ?o <{CQKG}statedAs> ?s }}
               OPTIONAL {{ ?o <{CQKG}unitMultiplier> ?m }} }} GROUP BY ?o ?v ?d""",
@@ -180,7 +194,7 @@ RELATIVE_PERIOD = re.compile(
 )
 
 
-def unstated_parts(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
+def unstated_parts(src: Sources, store: ox.Store, labels: dict[str, str], only: set[str] | None = None) -> list[Issue]:
     """Observations whose period or measure their quotes do not state, unless the curator marks it
     as an assumption (cqkg:assumption with that cqkg:assumedPart and a cqkg:reason).
 
@@ -192,7 +206,7 @@ def unstated_parts(src: Sources, store: ox.Store, labels: dict[str, str]) -> lis
         store,
         f"""SELECT ?o ?year ?base (GROUP_CONCAT(?q; SEPARATOR="\\n") AS ?quotes)
               (SAMPLE(?pa) AS ?period_assumed) (SAMPLE(?ba) AS ?base_assumed) WHERE {{
-              ?o a <{CQKG}Observation> ; <{CQKG}quote> ?q ; <{CQKG}period> ?p .
+              {_among("?o", only)}?o a <{CQKG}Observation> ; <{CQKG}quote> ?q ; <{CQKG}period> ?p .
               OPTIONAL {{ ?p <{CQKG}year> ?year }}
               OPTIONAL {{ ?o <{CQKG}baseIndicator> ?base }}
               OPTIONAL {{ ?o <{CQKG}assumption>/<{CQKG}assumedPart> ?pa . FILTER(?pa = <{CQKG}period>) }}
@@ -230,15 +244,39 @@ def unstated_parts(src: Sources, store: ox.Store, labels: dict[str, str]) -> lis
     return issues
 
 
-def drafted_unchecked(src: Sources, store: ox.Store, labels: dict[str, str]) -> list[Issue]:
+def drafted_unchecked(
+    src: Sources, store: ox.Store, labels: dict[str, str], only: set[str] | None = None
+) -> list[Issue]:
     """Nodes cqkg draft wrote that no curator has reviewed yet, and the parts it left undecided."""
     issues = []
-    for r in select(store, f"SELECT ?s WHERE {{ ?s <{CQKG}unreviewed> ?v }} ORDER BY ?s"):
+    for r in select(store, f"SELECT ?s WHERE {{ {_among('?s', only)}?s <{CQKG}unreviewed> ?v }} ORDER BY ?s"):
         node: Any = r[0]
         message = "drafted, not reviewed: check it against its quote, then delete its cqkg:unreviewed line"
         issues.append(_violation(src, labels, node, "cqkg:unreviewed", message, "unreviewed"))
-    for r in select(store, f"SELECT ?s ?t WHERE {{ ?s <{CQKG}todo> ?t }} ORDER BY ?s ?t"):
+    for r in select(store, f"SELECT ?s ?t WHERE {{ {_among('?s', only)}?s <{CQKG}todo> ?t }} ORDER BY ?s ?t"):
         node = r[0]
         todo = r[1].value if r[1] is not None else ""
         issues.append(_violation(src, labels, node, "cqkg:todo", f"to do: {todo}", "todo"))
     return issues
+
+
+def _f(*names: str) -> Chain:
+    return tuple((n if n.startswith("http") else CQKG + n, True) for n in names)
+
+
+# What each check reads from its focus node (see shacl.ShapesGraph.footprint): an incremental
+# build checks again the nodes from which a changed triple can be reached along one of these.
+FOOTPRINT: set[Chain] = {
+    # stated_values and unstated_parts (observations)
+    _f(RDF + "type"), _f("value"), _f("quote"), _f("derivation"), _f("statedAs"), _f("unitMultiplier"),
+    _f("period"), _f("period", "year"), _f("baseIndicator"), _f("baseIndicator", RDF + "type"),
+    _f("baseIndicator", SKOS + "prefLabel"), _f("baseIndicator", SKOS + "altLabel"),
+    _f("baseIndicator", SKOS + "hiddenLabel"), _f("assumption"), _f("assumption", "assumedPart"),
+    # drafted_unchecked
+    _f("unreviewed"), _f("todo"),
+    # undescribed_terms: any triple a term is in
+    ((None, True),), ((None, False),),
+}  # fmt: skip
+
+# The checks above, as Report issues name them.
+CHECKS = ("undescribed", "unstated-value", "stated-form", "unstated-period", "unstated-measure", "unreviewed", "todo")

@@ -33,6 +33,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from .errors import CqkgError
+from .footprint import Chain, Step
 from .parallel import run_all
 from .rdfstore import select
 from .terms import OWL, RDF, RDFS, SH, XSD
@@ -60,6 +61,9 @@ _CASTABLE = {
 _COUNTS = ("minCount", "maxCount", "qualifiedMinCount", "qualifiedMaxCount", "minLength", "maxLength")
 _NODE_KINDS = ("IRI", "BlankNode", "Literal", "BlankNodeOrIRI", "BlankNodeOrLiteral", "IRIOrLiteral")
 _SPARQL_BASED = ("sparql", "select", "ask", "SPARQLConstraint", "SPARQLTarget", "target", "rule", "SPARQLRule")
+
+
+RDF_TYPE_STEP: Step = (RDF + "type", True)
 
 
 class Unsupported(Exception):
@@ -92,6 +96,7 @@ class Shape:
     is_property: bool = False
     path: str | None = None  # the SPARQL property path, e.g. <p> or ^<p> or (<p>/<q>)*
     predicate: str | None = None  # the IRI when the path is a single predicate
+    steps: list[Chain] | None = None  # the path's alternatives as steps; None when it has no bound length
     targets: list[tuple[str, Any]] = field(default_factory=list)
     params: dict[str, list[Any]] = field(default_factory=dict)  # constraint parameter IRI -> objects
     properties: list[Shape] = field(default_factory=list)
@@ -192,6 +197,115 @@ class ShapesGraph:
                 return "(" + "|".join(self.sparql_path(node, s) for s in options) + ")"
         raise ShapeError(f"{self.where(node)}: sh:path is not a valid SHACL path")
 
+    def path_steps(self, path: Any) -> list[Chain] | None:
+        """A (valid) SHACL path as the step sequences it may follow; None for `*`, `+` and `?` paths."""
+        if isinstance(path, ox.NamedNode):
+            return [((path.value, True),)]
+        if self.one(path, RDF + "first") is not None:
+            seqs: list[Chain] | None = [()]
+            for step in self.rdf_list(path):
+                options = self.path_steps(step)
+                if options is None or seqs is None:
+                    return None
+                seqs = [a + b for a in seqs for b in options]
+            return seqs
+        inverse = self.one(path, SH + "inversePath")
+        if inverse is not None:
+            inner = self.path_steps(inverse)
+            return None if inner is None else [tuple((p, not fwd) for p, fwd in reversed(c)) for c in inner]
+        alternatives = self.one(path, SH + "alternativePath")
+        if alternatives is not None:
+            out: list[Chain] = []
+            for option in self.rdf_list(alternatives):
+                inner = self.path_steps(option)
+                if inner is None:
+                    return None
+                out += inner
+            return out
+        return None  # zero-or-more, one-or-more, zero-or-one: any number of steps
+
+    def footprint(self, sh: Shape, prefix: Chain = ()) -> set[Chain] | None:
+        """The chains of triples from a focus node that the shape's result depends on, or None
+        when they have no bound length (then every focus node is checked again).
+
+        A chain is the steps from the focus node to a triple the shape reads, that triple being
+        the last step: a change to such a triple can change the result for the nodes it can be
+        reached from. Targets count (a new type makes a new focus node); so do the types of
+        values checked with sh:class and what nested shapes read.
+        """
+        out: set[Chain] = set()
+        if prefix:
+            out |= {prefix[:i] for i in range(1, len(prefix) + 1)}
+        else:
+            for kind, o in sh.targets:
+                if kind == "targetClass":
+                    out.add((RDF_TYPE_STEP,))
+                elif kind in ("targetSubjectsOf", "targetObjectsOf"):
+                    out.add(((o.value, kind == "targetSubjectsOf"),))
+        if sh.is_property:
+            if sh.steps is None:
+                return None
+            for alt in sh.steps:
+                inner = self._constraint_footprint(sh, prefix + alt, prefix)
+                if inner is None:
+                    return None
+                out |= inner
+            return out
+        inner = self._constraint_footprint(sh, prefix, prefix)
+        if inner is None:
+            return None
+        out |= inner
+        for ps in sh.properties:
+            more = self.footprint(ps, prefix)
+            if more is None:
+                return None
+            out |= more
+        return out
+
+    def _constraint_footprint(self, sh: Shape, at: Chain, focus: Chain) -> set[Chain] | None:
+        """What the constraints of `sh` read beyond the nodes at the end of `at` (its value nodes)."""
+        out: set[Chain] = set()
+        if at:
+            out |= {at[:i] for i in range(1, len(at) + 1)}
+        for p, objs in sh.params.items():
+            name = p[len(SH) :]
+            for o in objs:
+                if name == "class":
+                    out.add(at + (RDF_TYPE_STEP,))
+                elif name == "closed":
+                    out.add(at + ((None, True),))
+                elif name in ("equals", "disjoint", "lessThan", "lessThanOrEquals"):
+                    out.add(focus + ((o.value, True),))
+                elif name in ("node", "not", "qualifiedValueShape", "or", "and", "xone"):
+                    one = name in ("node", "not", "qualifiedValueShape")
+                    members = [self.shape(o)] if one else [self.shape(m) for m in self.rdf_list(o)]
+                    inner = self._members_footprint(members, at)
+                    if inner is None:
+                        return None
+                    out |= inner
+        return out
+
+    def _members_footprint(self, members: list[Shape], at: Chain) -> set[Chain] | None:
+        out: set[Chain] = set()
+        for m in members:
+            inner = self.footprint(m, at) if at else self._node_footprint(m)
+            if inner is None:
+                return None
+            out |= inner
+        return out
+
+    def _node_footprint(self, sh: Shape) -> set[Chain] | None:
+        """A nested node shape's footprint at the focus node itself (its targets do not apply)."""
+        out = self._constraint_footprint(sh, (), ())
+        if out is None:
+            return None
+        for ps in sh.properties:
+            more = self.footprint(ps, ())
+            if more is None:
+                return None
+            out |= more
+        return out
+
     def shape(self, node: Any) -> Shape:
         """The Shape at `node` (cached); raises Unsupported for features not compiled."""
         if node in self.cache:
@@ -204,6 +318,7 @@ class ShapesGraph:
             sh.is_property = True
             sh.path = self.sparql_path(node, path)
             sh.predicate = path.value if isinstance(path, ox.NamedNode) else None
+            sh.steps = self.path_steps(path)
         for kind in ("targetClass", "targetNode", "targetSubjectsOf", "targetObjectsOf"):
             for o in self.objects(node, SH + kind):
                 sh.targets.append((kind, o))
@@ -267,9 +382,10 @@ class ShapesGraph:
 class Validator:
     """Compiles each constraint of the shapes to SPARQL and runs it on the data store."""
 
-    def __init__(self, data: ox.Store, shapes: ShapesGraph):
+    def __init__(self, data: ox.Store, shapes: ShapesGraph, only: set[str] | None = None):
         self.data = data
         self.shapes = shapes
+        self.only = None if only is None else sorted(only)  # check only these focus nodes (N-Triples)
         self.results: list[ShaclResult] = []
         self._subclasses: dict[str, list[str]] = {}
 
@@ -295,25 +411,39 @@ class Validator:
         """The pattern from the focus node to `var` along the shape's path."""
         return f"{focus} {sh.path} {var} ."
 
-    def target_pattern(self, sh: Shape) -> str | None:
-        """A group binding ?focus to the shape's focus nodes, or None when it has no target."""
-        parts = []
-        if len(sh.targets) == 1 and sh.targets[0][0] == "targetClass":
+    def target_pattern(self, sh: Shape, only: list[str] | None = None) -> str | None:
+        """A group binding ?focus to the shape's focus nodes, or None when it has no target.
+
+        `only` (N-Triples terms) keeps the focus nodes among them, as an incremental build checks
+        the nodes a change can affect: they are looked up once and the group is a VALUES block
+        of them, which drives every query of the shape through the indexes (a sub-select of
+        them was joined after a scan of the whole property).
+        """
+        if not sh.targets:
+            return None
+        among = f"VALUES ?focus {{ {' '.join(only)} }} " if only is not None else ""
+        if only is None and len(sh.targets) == 1 and sh.targets[0][0] == "targetClass":
             classes = self.subclasses(sh.targets[0][1].value)
             if len(classes) == 1:  # no DISTINCT needed: each node has a type triple only once
                 return f"?focus <{RDF}type> <{classes[0]}> ."
+        parts = []
         for kind, o in sh.targets:
-            if kind == "targetClass":
+            if kind == "targetClass" and only is not None:  # (two VALUES blocks: the classes' drove the join)
+                listed = ", ".join(f"<{c}>" for c in self.subclasses(o.value))
+                parts.append(f"{{ {among}?focus <{RDF}type> ?_c . FILTER(?_c IN ({listed})) }}")
+            elif kind == "targetClass":
                 values = " ".join(f"<{c}>" for c in self.subclasses(o.value))
-                parts.append(f"{{ ?focus <{RDF}type> ?_c . VALUES ?_c {{ {values} }} }}")
+                parts.append(f"{{ {among}?focus <{RDF}type> ?_c . VALUES ?_c {{ {values} }} }}")
             elif kind == "targetNode":
-                parts.append(f"{{ VALUES ?focus {{ {_nt(o)} }} }}")
+                if only is None or _nt(o) in only:
+                    parts.append(f"{{ VALUES ?focus {{ {_nt(o)} }} }}")
             elif kind == "targetSubjectsOf":
-                parts.append(f"{{ ?focus <{o.value}> ?_o }}")
+                parts.append(f"{{ {among}?focus <{o.value}> ?_o }}")
             elif kind == "targetObjectsOf":
-                parts.append(f"{{ ?_s <{o.value}> ?focus }}")
-        if not parts:
-            return None
+                parts.append(f"{{ {among}?_s <{o.value}> ?focus }}")
+        if only is not None:
+            rows = self.select(f"SELECT DISTINCT ?focus WHERE {{ {' UNION '.join(parts)} }}") if parts else []
+            return f"VALUES ?focus {{ {' '.join(sorted(_nt(r['focus']) for r in rows))} }}"
         return "{ SELECT DISTINCT ?focus WHERE { " + " UNION ".join(parts) + " } }"
 
     # ------------------------------------------------------------------ value conditions
@@ -582,7 +712,9 @@ class Validator:
         # independent task; pyoxigraph evaluates queries without the GIL, so they run in parallel.
         tasks: list[Any] = []
         for sh in self.shapes.node_shapes():
-            focus = self.target_pattern(sh)
+            # A shape whose footprint has no bounded length is checked on every focus node.
+            bounded = self.only is not None and self.shapes.footprint(sh) is not None
+            focus = self.target_pattern(sh, self.only if bounded else None)
             if focus is None:
                 continue
             if sh.is_property:  # a property shape with a target of its own
@@ -594,12 +726,24 @@ class Validator:
         return sorted(set(self.results), key=lambda r: (r.focus, r.path or "", r.component, r.value or ""))
 
 
-def validate(data: ox.Store, shapes_store: ox.Store) -> list[ShaclResult]:
-    """All SHACL results for the default graph of `data`.
+def validate(data: ox.Store, shapes_store: ox.Store, only: set[str] | None = None) -> list[ShaclResult]:
+    """All SHACL results for the default graph of `data` (with `only`, for those focus nodes).
 
     Raises Unsupported for features not compiled, ShapeError for shapes that cannot be used.
     """
-    return Validator(data, ShapesGraph(shapes_store)).run()
+    return Validator(data, ShapesGraph(shapes_store), only).run()
+
+
+def footprint(shapes_store: ox.Store) -> set[Chain]:
+    """The chains the active shapes read from their focus nodes (those with no bounded length
+    check every focus node, see Validator.run, and add none)."""
+    graph = ShapesGraph(shapes_store)
+    out: set[Chain] = set()
+    for sh in graph.node_shapes():
+        chains = graph.footprint(sh)
+        if chains is not None:
+            out |= chains
+    return out
 
 
 def check_shapes(shapes_store: ox.Store) -> None:
