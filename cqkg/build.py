@@ -1,11 +1,11 @@
 """The build pipeline: parse → expand claims → check quotes → infer → validate → write artefacts.
 
 Artefacts under build/ (never edit them by hand):
-  store/         pyoxigraph on-disk store: default graph = ontology + asserted + inferred
-                 (deduplicated, what queries see); one named graph per source document, one for
-                 the ontology and one for inferred triples (what TriG/N-Quads export and loads use).
-  graph.ttl      the default graph as deterministic Turtle.
-  manifest.json  every input's size, time and SHA-256 at the start of the build; counts, timings.
+  store/            pyoxigraph on-disk store: default graph = ontology + asserted + inferred
+                    (deduplicated, what queries see); one named graph per source document, one for
+                    the ontology and one for inferred triples (what TriG/N-Quads export and loads use).
+  manifest.json     every input's size, time and SHA-256 at the start of the build; counts, timings.
+  incremental.json  what the next build needs to follow a change incrementally (incremental.py).
 """
 
 from __future__ import annotations
@@ -23,17 +23,16 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from . import __version__, reason
+from . import __version__, incremental, reason, shacl
 from .errors import CqkgError
-from .export import export_bytes
-from .manifest import BUILD_FORMAT_VERSION, open_store, staleness
+from .manifest import BUILD_FORMAT_VERSION, open_store, read_manifest, staleness
 from .project import Project, atomic_output, describe_changes, pid_alive, remove_stale_temporaries
 from .rdfstore import count, dump
 from .report import Report
 from .sources import Sources, assemble, load_sources
 from .sparql import ServiceCheckCache
-from .terms import INFERRED_GRAPH, ONTOLOGY_GRAPH
-from .validate import shapes_store, validate_store
+from .terms import GRAPH, INFERRED_GRAPH, ONTOLOGY_GRAPH
+from .validate import footprints, shapes_store, validate_store
 
 Log = Callable[[str], None]
 
@@ -77,6 +76,10 @@ class BuildOptions:
     service_checks: ServiceCheckCache | None = None  # remembers which check texts were parsed
     log: Log = _quiet
     stage: Log = _quiet  # told the name of each stage as it starts (for progress on a terminal)
+    incremental: str = "auto"  # "auto": follow a small change of the seeds; "never"; "always" (tests)
+
+
+INCREMENTAL = ("auto", "never", "always")
 
 
 def run(
@@ -87,13 +90,15 @@ def run(
     service_checks: ServiceCheckCache | None = None,
     strict_shacl: bool = False,
     stage: Log = _quiet,
+    incremental: str = "auto",
 ) -> BuildResult:
     """Build (or, with write=False, only validate) the project's graph.
 
     `shacl_engine` is "fast" (shapes compiled to SPARQL) or "pyshacl"; `service_checks`
-    remembers which quality-check texts were checked for SERVICE.
+    remembers which quality-check texts were checked for SERVICE; `incremental` is "auto"
+    (update the previous build when only a few seed files changed), "never" or "always".
     """
-    opts = BuildOptions(write, shacl_engine, strict_shacl, service_checks, log, stage)
+    opts = BuildOptions(write, shacl_engine, strict_shacl, service_checks, log, stage, incremental)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         # The inputs as they are before anything is read: an edit during the build then leaves a
         # manifest that no longer matches them, and the next command builds again.
@@ -116,6 +121,21 @@ MAX_ATTEMPTS = 3
 
 
 def _run_once(project: Project, opts: BuildOptions, inputs: dict[str, Any]) -> BuildResult:
+    if opts.incremental != "never" and opts.shacl_engine == "fast":
+        manifest = read_manifest(project)
+        if manifest is not None and (manifest.get("format"), manifest.get("cqkg_version")) == (
+            BUILD_FORMAT_VERSION,
+            __version__,
+        ):
+            try:
+                change = incremental.plan(project, manifest, always=opts.incremental == "always")
+                return _run_incremental(project, opts, inputs, manifest, change)
+            except incremental.FullBuild as e:
+                opts.log(f"building in full: {e}")
+    return _run_full(project, opts, inputs)
+
+
+def _run_full(project: Project, opts: BuildOptions, inputs: dict[str, Any]) -> BuildResult:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     opts.stage("parsing")
@@ -171,7 +191,9 @@ def _infer_validate_write(
     timings["validation"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    inferred = reason.materialise(store, untyped_done=True)
+    inferred = reason.materialise(store, untyped_done=True, record=TYPING_GRAPH)
+    typing_only = [(q.subject, q.predicate, q.object) for q in store.quads_for_pattern(None, None, None, TYPING)]
+    store.remove_graph(TYPING)
     timings["inference"] += time.perf_counter() - t
 
     total = asserted + inferred
@@ -181,23 +203,79 @@ def _infer_validate_write(
 
     opts.stage("writing")
     t = time.perf_counter()
-    write_artefacts(
-        project,
-        store,
-        disk,
-        {
-            "format": BUILD_FORMAT_VERSION,
-            "cqkg_version": __version__,
-            "inputs": inputs,
-            "asserted_triples": asserted,
-            "inferred_triples": inferred,
-            "total_triples": total,
-            "sources": {g: f for g, f in sorted(src.graph_files.items())},
-        },
-    )
+    inferred_nt = dump(store, ox.RdfFormat.N_TRIPLES, ox.NamedNode(INFERRED_GRAPH))
+    disk.load(inferred_nt, ox.RdfFormat.N_TRIPLES, ox.DefaultGraph())
+    disk.load(inferred_nt, ox.RdfFormat.N_TRIPLES, ox.NamedNode(INFERRED_GRAPH))
+    manifest = _manifest(inputs, asserted, inferred, src.graph_files)
+    write_artefacts(project, disk, manifest, typing_only, report)
     timings["write"] = time.perf_counter() - t
     log(f"wrote {project.rel(project.build_dir)}/ in {timings['write']:.2f}s")
     return BuildResult(asserted, inferred, total, n_sources, report, timings, True)
+
+
+# Where the full build's typing pass also writes what it adds (in memory only, never written).
+TYPING_GRAPH = GRAPH + "typing"
+TYPING = ox.NamedNode(TYPING_GRAPH)
+
+
+def _manifest(inputs: dict[str, Any], asserted: int, inferred: int, graph_files: dict[str, str]) -> dict[str, Any]:
+    return {
+        "format": BUILD_FORMAT_VERSION,
+        "cqkg_version": __version__,
+        "inputs": inputs,
+        "asserted_triples": asserted,
+        "inferred_triples": inferred,
+        "total_triples": asserted + inferred,
+        "sources": {g: f for g, f in sorted(graph_files.items())},
+    }
+
+
+def _run_incremental(
+    project: Project, opts: BuildOptions, inputs: dict[str, Any], manifest: dict[str, Any], change: incremental.Change
+) -> BuildResult:
+    """Update a copy of the previous build's store for `change` (see incremental.py)."""
+    what = ", ".join(change.summary[:5]) + (f" and {len(change.summary) - 5} more" if len(change.summary) > 5 else "")
+    opts.log(f"updating the previous build: {what or 'nothing changed'}")
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    opts.stage("parsing")
+    try:
+        disk = StoreWriter(project)
+    except CqkgError as e:
+        raise incremental.FullBuild(str(e)) from None
+    try:
+        store = disk.start_from(project.store_dir.resolve())
+        shapes = shapes_store(project)
+        applied = incremental.apply(project, store, manifest, change, footprints(project, shapes))
+        timings["parse"] = time.perf_counter() - t  # parsing and inference: one pass over the change
+        timings["inference"] = 0.0
+        opts.stage("validation")
+        t = time.perf_counter()
+        try:
+            report = validate_store(
+                project, applied.src, store, shapes, opts.shacl_engine, opts.service_checks, opts.strict_shacl,
+                opts.log, scope=applied.scope, kept=applied.kept,
+            )  # fmt: skip
+        except shacl.Unsupported as e:
+            raise incremental.FullBuild(f"{e}, which only a full validation handles") from None
+        timings["validation"] = time.perf_counter() - t
+        n_sources = sum(1 for g in applied.src.graph_files if g != ONTOLOGY_GRAPH)
+        result = BuildResult(
+            applied.asserted, applied.inferred, applied.asserted + applied.inferred, n_sources, report, timings, False
+        )
+        if not opts.write or not report.conforms:
+            return result
+        opts.stage("writing")
+        t = time.perf_counter()
+        incremental.add_typing(store, applied.typing)
+        manifest = _manifest(inputs, applied.asserted, applied.inferred, applied.src.graph_files)
+        write_artefacts(project, disk, manifest, applied.typing, report)
+        timings["write"] = time.perf_counter() - t
+        opts.log(f"wrote {project.rel(project.build_dir)}/ in {timings['write']:.2f}s")
+        result.written = True
+        return result
+    finally:
+        disk.discard()
 
 
 class StoreWriter:
@@ -225,6 +303,16 @@ class StoreWriter:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="cqkg-store-writer")
         self._jobs: list[Future[None]] = []
         self._store: ox.Store | None = None
+
+    def start_from(self, previous: Path) -> ox.Store:
+        """Start from a copy of the store at `previous` (a RocksDB backup: hard links); the
+        caller then changes it in place, in its own thread."""
+        try:
+            ox.Store.read_only(str(previous)).backup(str(self.path))
+            self._store = ox.Store(str(self.path))
+        except OSError as e:
+            raise CqkgError(f"{self.path}: cannot copy the previous build's store: {e}") from None
+        return self._store
 
     def load(self, data: bytes, fmt: ox.RdfFormat, graph: Any = None) -> None:
         """Queue a bulk load of `data` (into `graph`, or as the quads say when None)."""
@@ -282,7 +370,7 @@ def remove_leftovers(project: Project) -> list[str]:
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path.name)
-    for name in ("graph.ttl", "manifest.json", "store-link"):  # what write_artefacts writes by rename
+    for name in ("graph.ttl", "manifest.json", incremental.STATE_FILE, "store-link"):  # written by rename
         removed += remove_stale_temporaries(build, name)
     return removed
 
@@ -303,31 +391,31 @@ def _swap_store_link(project: Project, new_store: Path) -> Path | None:
     return previous
 
 
-def write_artefacts(project: Project, store: ox.Store, disk: StoreWriter, manifest: dict[str, Any]) -> None:
-    """Write the store, graph.ttl and manifest.json; each lands by rename, so a failure keeps the old build.
+def write_artefacts(
+    project: Project, disk: StoreWriter, manifest: dict[str, Any], typing_only: Any, report: Report
+) -> None:
+    """Finish the store and write incremental.json and manifest.json; each lands by rename, so a
+    failure keeps the old build.
 
-    `disk` already holds the source graphs and the asserted default graph; the inferred triples
-    are added to it (to the default and the inferred graph) in its thread while this one writes
-    graph.ttl. build/store then points at the new store; the store before it is kept (a query
-    may still be reading it) and older ones are removed.
+    `disk` holds the whole new store once its queued loads finish. build/store then points at
+    it; the store before it is kept (a query may still be reading it) and older ones are removed.
     """
     build = project.build_dir
-    inferred = dump(store, ox.RdfFormat.N_TRIPLES, ox.NamedNode(INFERRED_GRAPH))
-    disk.load(inferred, ox.RdfFormat.N_TRIPLES, ox.DefaultGraph())
-    disk.load(inferred, ox.RdfFormat.N_TRIPLES, ox.NamedNode(INFERRED_GRAPH))
-    turtle, _ = export_bytes(store, "turtle")
     try:
-        with atomic_output(build / "graph.ttl", "wb") as f:
-            f.write(turtle)
-            final = disk.path.with_name(disk.path.name.removesuffix(".partial"))
-            disk.finish(final)
-            previous = _swap_store_link(project, final)
+        final = disk.path.with_name(disk.path.name.removesuffix(".partial"))
+        disk.finish(final)
+        previous = _swap_store_link(project, final)
+        store = os.path.relpath(final, build)
+        with atomic_output(build / incremental.STATE_FILE) as f:
+            json.dump(incremental.state(store, typing_only, report.issues), f, indent=1, sort_keys=True)
+            f.write("\n")
         # The manifest goes last: it is what marks the build as complete and current.
         with atomic_output(project.manifest_path) as f:
-            json.dump({**manifest, "store": os.path.relpath(final, build)}, f, indent=2, sort_keys=True)
+            json.dump({**manifest, "store": store}, f, indent=2, sort_keys=True)
             f.write("\n")
     except (OSError, RuntimeError, ValueError) as e:
         raise CqkgError(f"{project.rel(build)}: cannot write the build: {getattr(e, 'strerror', None) or e}") from None
+    (build / "graph.ttl").unlink(missing_ok=True)  # written by builds before 0.2: `cqkg export` writes it now
     keep = {final.name} | ({previous.name} if previous is not None else set())
     for old in build.glob(f"{STORES}/*"):
         if old.name not in keep and not old.name.endswith((".partial", ".tmp")):

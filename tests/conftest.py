@@ -37,6 +37,14 @@ from cqkg.validate import shapes_store
 REPO = Path(__file__).resolve().parent.parent
 # The per-user cache of SERVICE checks goes to a fresh folder, not the developer's ~/.cache.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="cqkg-test-cache-")
+# Property-based tests (hypothesis) explore new examples on every local run; CI replays a fixed
+# set (derandomize), so that a red CI run can be repeated exactly.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PROJECT_DIRS = ("ontology", "shapes", "seeds", "queries")
 

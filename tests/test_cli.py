@@ -31,7 +31,8 @@ def test_build_writes_artefacts_and_summary(seed_project):
     n_seed_files = len(list((seed_project / "seeds").glob("*.ttl")))  # one graph each, however many there are
     assert "0 violations" in result.stdout and f"{n_seed_files} source graphs" in result.stdout
     build = seed_project / "build"
-    assert (build / "graph.ttl").is_file() and (build / "store").is_dir()
+    assert (build / "store").is_dir() and (build / "incremental.json").is_file()
+    assert not (build / "graph.ttl").exists()  # `cqkg export -f turtle` writes the Turtle, on request
     manifest = json.loads((build / "manifest.json").read_text())
     assert manifest["asserted_triples"] > 4000 and manifest["inferred_triples"] > 1000
 
@@ -148,7 +149,6 @@ def test_turtle_is_deterministic(tmp_path):
         proj = copy_project(tmp_path / name)
         assert run_cli(proj, "build").exit_code == 0
         outputs.append(run_cli(proj, "export", "-f", "turtle").stdout_bytes)
-        assert (proj / "build" / "graph.ttl").read_bytes() == outputs[-1]
     assert outputs[0] == outputs[1]
     assert outputs[0].startswith(b"@prefix ")
 
@@ -193,15 +193,21 @@ def test_shacl_violation_fails_build_and_writes_nothing(seed_project):
 
 
 def test_failed_rebuild_keeps_previous_build(built_project, tmp_path):
+    from cqkg.export import export_bytes
+    from cqkg.manifest import open_store
+    from cqkg.project import Project
+
     from conftest import copy_project
 
     proj = copy_project(tmp_path / "p")
     assert run_cli(proj, "build").exit_code == 0
-    before = (proj / "build" / "graph.ttl").read_bytes()
+    before = run_cli(proj, "export", "-f", "nquads").stdout_bytes
     seed = proj / "seeds" / "2025-h1-quality-chain-new-productive-forces.ttl"
     seed.write_text(seed.read_text().replace("cqkg:status cqkg:Actual", "cqkg:status cqkg:Hoped", 1))
-    assert run_cli(proj, "build").exit_code == 1
-    assert (proj / "build" / "graph.ttl").read_bytes() == before
+    for how in ((), ("--full",)):  # an incremental and a full rebuild both refuse, and keep the build
+        assert run_cli(proj, "build", *how).exit_code == 1
+        assert (proj / "build" / "manifest.json").is_file()
+        assert export_bytes(open_store(Project.at(proj)), "nquads")[0] == before
     # a query must not silently answer from the stale build either
     result = run_cli(proj, "query", "sources")
     assert result.exit_code == 1 and "cqkg:status" in result.stderr

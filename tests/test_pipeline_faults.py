@@ -119,18 +119,26 @@ def test_an_edit_during_the_build_is_not_recorded_as_built(tmp_path, monkeypatch
     assert "489301" in rows.stdout and "489300," not in rows.stdout
 
 
-def test_inputs_that_keep_changing_leave_the_build_marked_stale(tmp_path, monkeypatch):
+@pytest.mark.parametrize("how", ["full", "incremental"])
+def test_inputs_that_keep_changing_leave_the_build_marked_stale(tmp_path, monkeypatch, how):
     """Edited during every attempt: the build gives up, and its manifest must not claim the last edit."""
+    from cqkg import incremental
+
     proj = copy_project(tmp_path / "p")
     seed = proj / "seeds" / "periods.ttl"
-    original = b._infer_validate_write
+    if how == "incremental":
+        assert run_cli(proj, "build").exit_code == 0
+        seed.write_text(seed.read_text() + "\n# a first edit\n")
+    module, name = (b, "_infer_validate_write") if how == "full" else (incremental, "apply")
+    original = getattr(module, name)
 
     def edit_every_time(*args, **kwargs):
         seed.write_text(seed.read_text() + "\n# another edit\n")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(b, "_infer_validate_write", edit_every_time)
-    result = run_cli(proj, "build")
+    monkeypatch.setattr(module, name, edit_every_time)
+    result = run_cli(proj, "build", *(["--full"] if how == "full" else []))
+    assert ("updating the previous build" in result.stderr) == (how == "incremental")
     assert result.exit_code == 0, result.output
     assert "the inputs kept changing during 3 builds" in result.stderr
     assert not build_is_current(Project.at(proj))  # so the next command builds again
@@ -311,7 +319,7 @@ def test_a_killed_build_leaves_nothing_the_next_run_keeps(tmp_path):
     (proj / "build" / ".graph.ttl.999999.abcd.tmp").write_text("half")  # a dead writer's temp file
     assert run_cli(proj, "build").exit_code == 0
     build = proj / "build"
-    assert sorted(p.name for p in build.iterdir()) == ["graph.ttl", "manifest.json", "store", "stores"]
+    assert sorted(p.name for p in build.iterdir()) == ["incremental.json", "manifest.json", "store", "stores"]
     assert not list((build / "stores").glob("*.partial")) and len(list((build / "stores").iterdir())) <= 2
 
 
@@ -400,7 +408,8 @@ def test_long_commands_show_progress_on_a_terminal_only(tmp_path):
     assert "/4" not in quiet and "wrote build/" not in quiet
     (proj / "seeds" / "periods.ttl").write_text((proj / "seeds" / "periods.ttl").read_text() + "\n# again\n")
     piped = run_cli(proj, "build")  # not a terminal: the usual lines, no progress
-    assert piped.exit_code == 0 and "/4" not in piped.stderr and piped.stderr.startswith("wrote build/")
+    assert piped.exit_code == 0 and "/4" not in piped.stderr and "wrote build/" in piped.stderr
+    assert piped.stderr.startswith("updating the previous build: seeds/periods.ttl changed")
 
 
 def test_load_shows_its_steps_on_a_terminal_only(tmp_path, built_project):

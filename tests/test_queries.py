@@ -11,6 +11,7 @@ import pyoxigraph as ox
 import pytest
 
 from cqkg.catalog import SavedQuery
+from cqkg.export import export_bytes
 from cqkg.manifest import open_store
 from cqkg.project import Project
 from cqkg.queries import run_local
@@ -275,9 +276,10 @@ def test_shipped_queries_make_no_service_calls():
 def engines(built_project):
     import rdflib
 
+    store = open_store(Project.at(built_project))
     g = rdflib.Graph()
-    g.parse(built_project / "build" / "graph.ttl", format="turtle")
-    return open_store(Project.at(built_project)), g
+    g.parse(data=export_bytes(store, "turtle")[0], format="turtle")
+    return store, g
 
 
 @pytest.mark.parametrize("name,param", GOLDEN_CASES, ids=[f"{n}@{p}" if p else n for n, p in GOLDEN_CASES])
