@@ -286,6 +286,21 @@ def generate(size: int, out: Path, seed: int = 33618, per_article: int = 2000) -
     return total
 
 
+def add_article(out: Path, budget: int = 100, seed: int = 33618) -> list[Path]:
+    """Write one more article of about `budget` triples into a generated project (a curator's edit
+    for the incremental benchmark); returns its two files."""
+    rng = random.Random(seed)
+    _, _, clusters, districts = structure(rng)  # the same clusters and districts as generate()
+    taken = [int(p.stem.rsplit("-", 1)[1]) for p in (out / "seeds").glob("synthetic-0*.ttl")]
+    n = max(taken, default=0) + 1
+    a = article(n, random.Random(seed + n), clusters, districts, budget)
+    text, ttl = a.files(f"synthetic-{n:05d}")
+    paths = [out / "seeds" / f"synthetic-{n:05d}.txt", out / "seeds" / f"synthetic-{n:05d}.ttl"]
+    paths[0].write_text(text, encoding="utf-8")
+    paths[1].write_text(ttl, encoding="utf-8")
+    return paths
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("size", help="approximate number of triples: 10k, 100k, 1M, ...")

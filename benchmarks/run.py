@@ -7,13 +7,16 @@ For each size it generates a synthetic project (benchmarks/generate.py, cached u
 benchmarks/out/), then runs, each in a fresh process so peak memory is per run:
 
   cqkg   the real build (cqkg.build.run: native parse, targeted OWL-RL rules, SPARQL-compiled
-         SHACL + quality queries + quote check, store and Turtle written), then `cqkg export`
+         SHACL + quality queries + quote check, store written), then `cqkg export`
          (Turtle from the built store) and every saved query (through the catalogue, and the
          same SPARQL text directly on pyoxigraph, for the overhead ratio);
   naive  rdflib parse -> owlrl full closure -> pyshacl -> rdflib Turtle serialisation;
   raw    pyoxigraph alone: bulk-parse the same files, dump Turtle (the floor).
 
 It prints the median of --runs runs per stage, peak RSS, and the ratios the issue asks for.
+Then, on a copy of the built project, it adds a ~100-triple article (and, apart, drops one fact
+of an article) and times `cqkg build` and `cqkg validate` updating the previous build against
+the same commands with --full, on the same inputs, in alternating order.
 """
 
 from __future__ import annotations
@@ -213,6 +216,7 @@ def main(argv=None) -> None:
     )
     ap.add_argument("--query-repeats", type=int, default=3, help="repeats per saved query within a run")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive pipeline")
+    ap.add_argument("--no-incremental", action="store_true", help="skip the incremental build and validate")
     ap.add_argument("--child", choices=["cqkg", "naive", "raw"], help=argparse.SUPPRESS)
     ap.add_argument("--project", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -240,7 +244,8 @@ def main(argv=None) -> None:
     sizes = [x.strip() for x in args.sizes.split(",")]
     from cqkg.cli import Stages  # the progress line of cqkg's own long commands: rich, terminal only
 
-    progress = Stages("benchmark", len(sizes) * (2 * args.runs + (0 if args.no_naive else 1)))
+    steps = 2 * args.runs + (0 if args.no_naive else 1) + (0 if args.no_incremental else 1 + 8 * args.runs)
+    progress = Stages("benchmark", len(sizes) * steps)
     per_size: dict[str, dict[str, tuple[float, int]]] = {}  # size -> query -> (median time, rows)
     try:
         for size_text in sizes:
@@ -267,6 +272,84 @@ def growth_table(per_size: dict[str, dict[str, tuple[float, int]]]) -> None:
         worst = max(worst, growth)
         print(f"| {name} | " + " | ".join(cells) + f" | {growth:.1f}× | {against_first:.1f}× |")
     print(f"\nworst growth {prev}→{last}: {worst:.1f}× (linear would be the ratio of the sizes)\n")
+
+
+def cqkg_seconds(root: Path, *args: str, expect: str | None = None) -> float:
+    """Wall time of one `cqkg` command on the project, in a fresh process (as a curator runs it)."""
+    cmd = [sys.executable, "-m", "cqkg", "--project", str(root), *args]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    took = time.perf_counter() - t
+    if proc.returncode != 0 or (expect is not None and expect not in proc.stderr):
+        sys.exit(f"benchmark: {' '.join(args)} did not do what was measured:\n{proc.stderr[-2000:]}")
+    return took
+
+
+def _restore(build: Path, saved: Path) -> None:
+    shutil.rmtree(build, ignore_errors=True)
+    shutil.copytree(saved, build, symlinks=True)
+
+
+def incremental_table(size_text: str, root: Path, runs: int, progress: Callable[[str], None]) -> None:
+    """Time `cqkg build` and `cqkg validate` after one small change, incremental against full.
+
+    Each run starts from the same built project (a saved copy of build/), makes the change, and
+    times the incremental and the full command on the same inputs, in alternating order.
+    """
+    from generate import add_article
+
+    work = OUT / f"{root.name}-incremental"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(root, work, ignore=shutil.ignore_patterns("build", ".generator-sha256"))
+    build, saved = work / "build", work / "build.base"
+    progress(f"{size_text}: incremental: the base build")
+    cqkg_seconds(work, "build", "--full")
+    shutil.copytree(build, saved, symlinks=True)
+    first = sorted((work / "seeds").glob("synthetic-0*.ttl"))[0]
+    original = first.read_text(encoding="utf-8")
+
+    def add() -> Callable[[], None]:
+        made = add_article(work, budget=100)
+        return lambda: [p.unlink() for p in made]  # type: ignore[func-returns-value]
+
+    def edit() -> Callable[[], None]:  # drop the article's last fact (an observation)
+        blocks = original.rstrip("\n").split("\n\n")
+        first.write_text("\n\n".join(blocks[:-1]) + "\n", encoding="utf-8")
+        return lambda: first.write_text(original, encoding="utf-8")
+
+    cases = [("add an article of ~100 triples", add), (f"edit {first.name}: drop its last fact", edit)]
+    rows = []
+    for label, change in cases:
+        times: dict[str, list[float]] = {}
+        for i in range(runs):
+            _restore(build, saved)
+            undo = change()
+            for command in ("build", "validate"):
+                order = ("incremental", "full") if (i + (command == "validate")) % 2 == 0 else ("full", "incremental")
+                for how in order:
+                    progress(f"{size_text}: {label}: {how} {command} {i + 1}/{runs}")
+                    if how == "full":
+                        took = cqkg_seconds(work, command, "--full", expect=None)
+                        if command == "build":
+                            _restore(build, saved)
+                    else:
+                        took = cqkg_seconds(work, command, expect="updating the previous build")
+                        if command == "build":
+                            _restore(build, saved)
+                    times.setdefault(f"{command} {how}", []).append(took)
+            undo()
+        for command in ("build", "validate"):
+            inc = statistics.median(times[f"{command} incremental"])
+            full = statistics.median(times[f"{command} full"])
+            rows.append((label, command, inc, full))
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"Incremental, {size_text} (a fresh `cqkg` process each, median of {runs} runs):\n")
+    print("| change | command | incremental | full (`--full`) | full / incremental |")
+    print("|---|---|---:|---:|---:|")
+    for label, command, inc, full in rows:
+        print(f"| {label} | `cqkg {command}` | {fmt_s(inc)} | {fmt_s(full)} | {full / inc:.1f}× |")
+    print()
+    sys.stdout.flush()
 
 
 def run_size(size_text: str, args: argparse.Namespace, progress: Callable[[str], None], per_size: dict) -> None:
@@ -312,7 +395,7 @@ def run_size(size_text: str, args: argparse.Namespace, progress: Callable[[str],
         ("parse", "build: parse", "parse (rdflib)"),
         ("inference", "build: inference", "inference (owlrl)"),
         ("validation (SHACL, quotes, checks)", "build: validation", "validation (pyshacl)"),
-        ("write store + graph.ttl / export Turtle", "build: write", "export turtle (rdflib)"),
+        ("write store / export Turtle", "build: write", "export turtle (rdflib)"),
         ("**whole build**", "build: total", "total"),
     ]
     for label, ok, nk in pairs:
@@ -347,6 +430,8 @@ def run_size(size_text: str, args: argparse.Namespace, progress: Callable[[str],
         f"{max(timed) if timed else float('nan'):.2f}\n"
     )
     sys.stdout.flush()
+    if not args.no_incremental:
+        incremental_table(size_text, root, args.runs, progress)
 
 
 if __name__ == "__main__":

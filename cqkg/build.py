@@ -236,46 +236,67 @@ def _run_incremental(
     """Update a copy of the previous build's store for `change` (see incremental.py)."""
     what = ", ".join(change.summary[:5]) + (f" and {len(change.summary) - 5} more" if len(change.summary) > 5 else "")
     opts.log(f"updating the previous build: {what or 'nothing changed'}")
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
-    opts.stage("parsing")
     try:
         disk = StoreWriter(project)
     except CqkgError as e:
         raise incremental.FullBuild(str(e)) from None
     try:
-        store = disk.start_from(project.store_dir.resolve())
-        shapes = shapes_store(project)
-        applied = incremental.apply(project, store, manifest, change, footprints(project, shapes))
-        timings["parse"] = time.perf_counter() - t  # parsing and inference: one pass over the change
-        timings["inference"] = 0.0
-        opts.stage("validation")
-        t = time.perf_counter()
+        # _update holds the working store only while it runs: when the writer then closes it, no
+        # reference keeps RocksDB open (its background compaction then wrote into a removed
+        # folder, and the process waited a second for it on exit). A failure's traceback would
+        # keep _update's frame, and the store, alive: it is raised without it.
+        failure: Exception | None = None
         try:
-            report = validate_store(
-                project, applied.src, store, shapes, opts.shacl_engine, opts.service_checks, opts.strict_shacl,
-                opts.log, scope=applied.scope, kept=applied.kept,
-            )  # fmt: skip
-        except shacl.Unsupported as e:
-            raise incremental.FullBuild(f"{e}, which only a full validation handles") from None
-        timings["validation"] = time.perf_counter() - t
-        n_sources = sum(1 for g in applied.src.graph_files if g != ONTOLOGY_GRAPH)
-        result = BuildResult(
-            applied.asserted, applied.inferred, applied.asserted + applied.inferred, n_sources, report, timings, False
-        )
-        if not opts.write or not report.conforms:
+            result, typing_only, graph_files = _update(project, opts, manifest, change, disk)
+        except (CqkgError, incremental.FullBuild) as e:  # (a bug keeps its traceback, for CQKG_DEBUG)
+            failure = e.with_traceback(None)
+            failure.__context__ = failure.__cause__ = None
+        if failure is not None:
+            disk.discard()
+            raise failure
+        if not opts.write or not result.report.conforms:
             return result
         opts.stage("writing")
         t = time.perf_counter()
-        incremental.add_typing(store, applied.typing)
-        manifest = _manifest(inputs, applied.asserted, applied.inferred, applied.src.graph_files)
-        write_artefacts(project, disk, manifest, applied.typing, report)
-        timings["write"] = time.perf_counter() - t
-        opts.log(f"wrote {project.rel(project.build_dir)}/ in {timings['write']:.2f}s")
+        write_artefacts(project, disk, _manifest(inputs, result.asserted, result.inferred, graph_files), typing_only,
+                        result.report)  # fmt: skip
+        result.timings["write"] = time.perf_counter() - t
+        opts.log(f"wrote {project.rel(project.build_dir)}/ in {result.timings['write']:.2f}s")
         result.written = True
         return result
     finally:
         disk.discard()
+
+
+def _update(
+    project: Project, opts: BuildOptions, manifest: dict[str, Any], change: incremental.Change, disk: StoreWriter
+) -> tuple[BuildResult, Any, dict[str, str]]:
+    """Apply the change to a copy of the previous store and validate it; the typing goes in when it
+    conforms. Returns the result (not written yet), the typing-only triples and the graphs' files."""
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    opts.stage("parsing")
+    store = disk.start_from(project.store_dir.resolve())
+    shapes = shapes_store(project)
+    applied = incremental.apply(project, store, manifest, change, footprints(project, shapes, opts.service_checks))
+    timings["parse"] = time.perf_counter() - t  # parsing and inference: one pass over the change
+    timings["inference"] = 0.0
+    opts.stage("validation")
+    t = time.perf_counter()
+    try:
+        report = validate_store(
+            project, applied.src, store, shapes, opts.shacl_engine, opts.service_checks, opts.strict_shacl,
+            opts.log, scope=applied.scope, kept=applied.kept,
+        )  # fmt: skip
+    except shacl.Unsupported as e:
+        raise incremental.FullBuild(f"{e}, which only a full validation handles") from None
+    timings["validation"] = time.perf_counter() - t
+    if opts.write and report.conforms:
+        incremental.add_typing(store, applied.typing)
+    n_sources = sum(1 for g in applied.src.graph_files if g != ONTOLOGY_GRAPH)
+    total = applied.asserted + applied.inferred
+    result = BuildResult(applied.asserted, applied.inferred, total, n_sources, report, timings, False)
+    return result, applied.typing, applied.src.graph_files
 
 
 class StoreWriter:

@@ -285,11 +285,12 @@ class Scope:
         return f"<{issue.focus}>" in nodes or issue.focus in nodes
 
 
-def footprints(project: Project, shapes: ox.Store) -> dict[str, set[Chain]]:
-    """What each node check reads from its focus nodes, keyed as Scope's fields are."""
+def footprints(project: Project, shapes: ox.Store, cache: ServiceCheckCache | None = None) -> dict[str, set[Chain]]:
+    """What each node check reads from its focus nodes, keyed as Scope's fields are (`cache`
+    remembers the quality checks' footprints)."""
     out = {"shacl": shacl.footprint(shapes), "quote": QUOTE_FOOTPRINT, "guards": guards.FOOTPRINT}
     for q in Catalog(project).violation_checks():
-        chains = query_footprint(q.text)
+        chains = cache.footprint(q.text) if cache is not None else query_footprint(q.text)
         if chains is not None:
             out["query:" + q.name] = chains
     return out

@@ -262,3 +262,38 @@ def test_schema_in_a_seed_builds_in_full(tmp_path, pool):
     article.write_text(text + "\ncqkg:Enterprise rdfs:subClassOf cqkg:Place .\n", encoding="utf-8")
     result = run_cli(root, "validate")
     assert "building in full: the seeds' schema changed" in result.stderr
+
+
+# --------------------------------------------------------------------------- footprints of quality checks
+
+PREFIX = "PREFIX c: <https://w3id.org/cqkg/ontology#> PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> "
+C = "https://w3id.org/cqkg/ontology#"
+
+
+@pytest.mark.parametrize(
+    "query,chains",
+    [
+        ("SELECT ?focus WHERE { ?focus c:period ?p . ?p c:startDate ?d FILTER(?d > 1) }",
+         {((C + "period", True),), ((C + "period", True), (C + "startDate", True))}),
+        ("SELECT ?focus (COUNT(?m) AS ?n) WHERE { ?m c:memberOf ?focus FILTER NOT EXISTS { ?focus a c:X } } "
+         "GROUP BY ?focus", {((C + "memberOf", False),), ((RDF + "type", True),)}),
+        ("SELECT ?focus WHERE { { SELECT ?focus WHERE { ?focus ?p ?o } GROUP BY ?focus } MINUS { ?focus a ?t } }",
+         {((None, True),), ((RDF + "type", True),)}),
+        # what the analysis cannot bound runs whole:
+        ("SELECT ?focus WHERE { ?s ?focus ?o }", None),  # the focus as a predicate
+        ("SELECT ?focus WHERE { ?focus c:partOf+ ?x }", None),  # a property path
+        ("SELECT ?focus WHERE { ?focus c:value ?v . ?x c:value ?w }", None),  # a pattern not linked to it
+        ("SELECT ?focus WHERE { ?focus c:value ?v } LIMIT 3", None),
+        ("SELECT ?focus (COUNT(*) AS ?n) WHERE { ?focus c:value ?v . ?v c:x ?n2 } GROUP BY ?v", None),
+        ("SELECT ?focus WHERE { GRAPH ?g { ?focus c:value ?v } }", None),
+        ("SELECT ?focus WHERE { OPTIONAL { ?focus c:value ?v } }", None),  # the focus may be unbound
+    ],
+)  # fmt: skip
+def test_quality_query_footprints(query, chains, tmp_path):
+    from cqkg.footprint import query_footprint
+    from cqkg.sparql import ServiceCheckCache
+
+    assert query_footprint(PREFIX + query) == chains
+    cache = tmp_path / "checks.json"
+    assert ServiceCheckCache(cache).footprint(PREFIX + query) == chains
+    assert ServiceCheckCache(cache).footprint(PREFIX + query) == chains  # read back from the file
