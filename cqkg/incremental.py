@@ -85,6 +85,9 @@ def plan(project: Project, manifest: dict[str, Any] | None, *, always: bool = Fa
     saved = read_state(project)
     if saved is None or saved.get("store") != manifest.get("store"):
         raise FullBuild("the previous build kept no incremental state")
+    if any(line.startswith("_:") for line in saved.get("typing", [])):
+        # The build's own blank-node labels are not the store's (its bulk load relabels them).
+        raise FullBuild("the previous build typed blank nodes")
     recorded = manifest.get("inputs")
     sources = manifest.get("sources")
     if not isinstance(recorded, dict) or not isinstance(sources, dict):

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cqkg import build, reason
+from cqkg.errors import CqkgError
 from cqkg.export import export_bytes
 from cqkg.maintain import Closure, Rules, typed_nodes, typing
 from cqkg.manifest import open_store
@@ -192,8 +193,18 @@ def _edit(root: Path, spare: Path, originals: dict[str, str], op: str, rnd: rand
     return "no edit"
 
 
-def _outcome(root: Path, result: build.BuildResult) -> tuple:
+def _build(root: Path, how: str, logs: list[str] | None = None) -> build.BuildResult | str:
+    """A build's result, or the one-line error it stops with (bad input refuses both ways alike)."""
+    try:
+        return build.run(Project(root), incremental=how, log=(logs if logs is not None else []).append)
+    except CqkgError as e:
+        return f"error {e.exit_code}: {e}"
+
+
+def _outcome(root: Path, result: build.BuildResult | str) -> tuple:
     """What must be equal: the report, the counts, and when written the store's exports."""
+    if isinstance(result, str):
+        return (result,)
     out: tuple = (result.report.text(), result.written, result.asserted, result.inferred, result.sources)
     if result.written:
         store = open_store(Project(root))
@@ -217,12 +228,12 @@ def test_incremental_build_equals_full_build_after_random_edits(pool, tmp_path_f
     for op in ops:
         what = _edit(root, spare, originals, op, rnd)
         logs: list[str] = []
-        ours = build.run(Project(root), incremental="always", log=logs.append)
+        ours = _build(root, "always", logs)
         incremental_runs += any(line.startswith("updating the previous build") for line in logs)
         full = work / "full"
         shutil.rmtree(full, ignore_errors=True)
         shutil.copytree(root, full, ignore=shutil.ignore_patterns("build"))
-        theirs = build.run(Project(full), incremental="never")
+        theirs = _build(full, "never")
         assert _outcome(root, ours) == _outcome(full, theirs), f"after {what} ({logs})"
     assert incremental_runs > 0  # the edits above parse: at least one is followed in place
 
