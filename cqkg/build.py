@@ -278,9 +278,18 @@ def _update(
     opts.stage("parsing")
     store = disk.start_from(project.store_dir.resolve())
     shapes = shapes_store(project)
-    applied = incremental.apply(project, store, manifest, change, footprints(project, shapes, opts.service_checks))
-    timings["parse"] = time.perf_counter() - t  # parsing and inference: one pass over the change
-    timings["inference"] = 0.0
+    marks = {"parsing": t}
+
+    def stage(name: str) -> None:  # the time parsing ended and inference started
+        marks[name] = time.perf_counter()
+        opts.stage(name)
+
+    applied = incremental.apply(
+        project, store, manifest, change, footprints(project, shapes, opts.service_checks), stage
+    )
+    ended = time.perf_counter()
+    timings["parse"] = marks.get("inference", ended) - t
+    timings["inference"] = ended - marks.get("inference", ended)  # with which nodes to check again
     opts.stage("validation")
     t = time.perf_counter()
     try:

@@ -23,7 +23,7 @@ after random sequences of edits.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,9 +150,17 @@ class Applied:
 
 
 def apply(
-    project: Project, store: ox.Store, manifest: dict[str, Any], change: Change, footprints: dict[str, set[Chain]]
+    project: Project,
+    store: ox.Store,
+    manifest: dict[str, Any],
+    change: Change,
+    footprints: dict[str, set[Chain]],
+    stage: Callable[[str], None] = lambda name: None,
 ) -> Applied:
-    """Apply `change` to `store`, a copy of the previous build's store; raises FullBuild or CqkgError."""
+    """Apply `change` to `store`, a copy of the previous build's store; raises FullBuild or CqkgError.
+
+    `stage` is told when inference starts (after parsing), for progress and timings.
+    """
     saved = read_state(project) or {}
     inferred_graph = ox.NamedNode(INFERRED_GRAPH)
     # The previous typing out: the default graph becomes what the checks see.
@@ -192,6 +200,7 @@ def apply(
     if schema:
         raise FullBuild(f"the seeds' schema changed ({schema[0]})")
 
+    stage("inference")
     rules = Rules(Schema(store))
     closure = Closure(store, rules, asserted, inferred_graph)
     closure.update(removed, added)
