@@ -25,7 +25,7 @@ import pyoxigraph as ox
 
 from . import __version__, incremental, reason, shacl
 from .errors import CqkgError
-from .manifest import BUILD_FORMAT_VERSION, open_store, read_manifest, staleness
+from .manifest import BUILD_FORMAT_VERSION, made_by_this_version, open_store, read_manifest, staleness
 from .project import Project, atomic_output, describe_changes, pid_alive, remove_stale_temporaries
 from .rdfstore import count, dump
 from .report import Report
@@ -79,9 +79,6 @@ class BuildOptions:
     incremental: str = "auto"  # "auto": follow a small change of the seeds; "never"; "always" (tests)
 
 
-INCREMENTAL = ("auto", "never", "always")
-
-
 def run(
     project: Project,
     write: bool = True,
@@ -123,10 +120,7 @@ MAX_ATTEMPTS = 3
 def _run_once(project: Project, opts: BuildOptions, inputs: dict[str, Any]) -> BuildResult:
     if opts.incremental != "never" and opts.shacl_engine == "fast":
         manifest = read_manifest(project)
-        if manifest is not None and (manifest.get("format"), manifest.get("cqkg_version")) == (
-            BUILD_FORMAT_VERSION,
-            __version__,
-        ):
+        if manifest is not None and made_by_this_version(manifest):
             try:
                 change = incremental.plan(project, manifest, always=opts.incremental == "always")
                 return _run_incremental(project, opts, inputs, manifest, change)
@@ -234,8 +228,7 @@ def _run_incremental(
     project: Project, opts: BuildOptions, inputs: dict[str, Any], manifest: dict[str, Any], change: incremental.Change
 ) -> BuildResult:
     """Update a copy of the previous build's store for `change` (see incremental.py)."""
-    what = ", ".join(change.summary[:5]) + (f" and {len(change.summary) - 5} more" if len(change.summary) > 5 else "")
-    opts.log(f"updating the previous build: {what or 'nothing changed'}")
+    opts.log(f"updating the previous build: {describe_changes(change.summary) or 'nothing changed'}")
     try:
         disk = StoreWriter(project)
     except CqkgError as e:
@@ -252,8 +245,7 @@ def _run_incremental(
             failure = e.with_traceback(None)
             failure.__context__ = failure.__cause__ = None
         if failure is not None:
-            disk.discard()
-            raise failure
+            raise failure  # its traceback is this frame alone: the finally below closes the store
         if not opts.write or not result.report.conforms:
             return result
         opts.stage("writing")
@@ -278,18 +270,18 @@ def _update(
     opts.stage("parsing")
     store = disk.start_from(project.store_dir.resolve())
     shapes = shapes_store(project)
-    marks = {"parsing": t}
+    started: dict[str, float] = {}  # when each stage apply() announces started
 
-    def stage(name: str) -> None:  # the time parsing ended and inference started
-        marks[name] = time.perf_counter()
+    def stage(name: str) -> None:
+        started[name] = time.perf_counter()
         opts.stage(name)
 
     applied = incremental.apply(
         project, store, manifest, change, footprints(project, shapes, opts.service_checks), stage
     )
     ended = time.perf_counter()
-    timings["parse"] = marks.get("inference", ended) - t
-    timings["inference"] = ended - marks.get("inference", ended)  # with which nodes to check again
+    timings["parse"] = started.get("inference", ended) - t
+    timings["inference"] = ended - started.get("inference", ended)  # with which nodes to check again
     opts.stage("validation")
     t = time.perf_counter()
     try:

@@ -31,8 +31,8 @@ from typing import Any
 import pyoxigraph as ox
 
 from .errors import CqkgError
-from .footprint import Chain, affected
-from .maintain import DEFAULT, Closure, Rules, Triple, typed_nodes, typing
+from .footprint import DEFAULT, Chain, affected
+from .maintain import Closure, Rules, Triple, typed_nodes, typing
 from .project import Project
 from .reason import Schema
 from .report import Issue
@@ -58,6 +58,7 @@ class Change:
     parsed: list[Path]  # seed files to parse: added or changed
     texts: list[str]  # other changed files under seeds/ (relative to seeds/): article texts
     summary: list[str] = field(default_factory=list)  # "seeds/x.ttl changed", for messages
+    saved: dict[str, Any] = field(default_factory=dict)  # the previous build's incremental.json
 
 
 def read_state(project: Project) -> dict[str, Any] | None:
@@ -121,14 +122,17 @@ def plan(project: Project, manifest: dict[str, Any] | None, *, always: bool = Fa
     total = sum(int(v.get("size", 0)) for k, v in recorded.items() if k.startswith("seeds/") and k.endswith(".ttl"))
     if not always and changed_bytes > MAX_CHANGED_SHARE * max(total, 1):
         raise FullBuild(f"{changed_bytes / max(total, 1):.0%} of the seed data changed")
-    return Change(removed, sorted(parsed), sorted(texts), changes)
+    return Change(removed, sorted(parsed), sorted(texts), changes, saved)
+
+
+_SCHEMA_PREDICATES = {RDFS + n for n in ("subClassOf", "subPropertyOf", "domain", "range")}
 
 
 def _schema(t: Triple) -> bool:
     """Does the triple say something about the schema (which changes what every rule and shape means)?"""
     if any(isinstance(x, ox.NamedNode) and x.value.startswith(OWL) for x in t):
         return True
-    return t[1].value in {RDFS + n for n in ("subClassOf", "subPropertyOf", "domain", "range")}
+    return t[1].value in _SCHEMA_PREDICATES
 
 
 def parse_triples(lines: Iterable[str]) -> set[Triple]:
@@ -161,7 +165,7 @@ def apply(
 
     `stage` is told when inference starts (after parsing), for progress and timings.
     """
-    saved = read_state(project) or {}
+    saved = change.saved  # as plan() checked it
     inferred_graph = ox.NamedNode(INFERRED_GRAPH)
     # The previous typing out: the default graph becomes what the checks see.
     typing_before = parse_triples(saved.get("typing", []))

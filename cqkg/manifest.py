@@ -28,12 +28,17 @@ def read_manifest(project: Project) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def made_by_this_version(manifest: dict[str, Any]) -> bool:
+    """Was the build made by this cqkg, in this layout of build/ (else it is rebuilt, never read)?"""
+    return manifest.get("format") == BUILD_FORMAT_VERSION and manifest.get("cqkg_version") == __version__
+
+
 def staleness(project: Project) -> str | None:
     """Why build/ is not current ('missing', 'from cqkg …', 'out of date: …'), or None when it is."""
     m = read_manifest(project)
     if m is None or not project.store_dir.is_dir():
         return "missing"
-    if m.get("format") != BUILD_FORMAT_VERSION or m.get("cqkg_version") != __version__:
+    if not made_by_this_version(m):
         return f"from cqkg {m.get('cqkg_version', 'of another version')}"  # an upgrade may build differently
     changes = project.changed_inputs(m["inputs"]) if isinstance(m.get("inputs"), dict) else ["its inputs"]
     return "out of date: " + describe_changes(changes) if changes else None
