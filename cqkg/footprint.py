@@ -14,6 +14,7 @@ within what that analysis understands, and the query runs whole otherwise.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -56,6 +57,16 @@ def affected(store: ox.Store, footprint: Iterable[Chain], changed: Iterable[tupl
                 nodes = {q.subject if forward else q.object for q in _step(store, nodes, step, backward=True)}
             out |= nodes
     return {str(n) for n in out if not isinstance(n, ox.Literal)}
+
+
+def among(var: str, nodes: Iterable[str] | None) -> str:
+    """A VALUES block keeping `var` among the nodes (N-Triples terms, as affected() gives them), or
+    nothing when `nodes` is None: how a check is run on the nodes an incremental build names.
+
+    >>> among("?s", {"<https://e/b>", "<https://e/a>"})
+    'VALUES ?s { <https://e/a> <https://e/b> } '
+    """
+    return "" if nodes is None else f"VALUES {var} {{ {' '.join(sorted(nodes))} }} "
 
 
 def parse_node(nt: str) -> Any:
@@ -112,7 +123,7 @@ def query_footprint(text: str) -> set[Chain] | None:
         return None
     focus = query.PV[0]
     triples: list[tuple[Any, Any, Any]] = []
-    counter = iter(range(1_000_000))
+    counter = itertools.count()
 
     def term(t: Any, scope: dict[Any, Any]) -> Any:
         if isinstance(t, Variable | BNode):
@@ -154,7 +165,7 @@ def query_footprint(text: str) -> set[Chain] | None:
                         add(t[0], t[i], t[i + 1], scope)
             for key, value in node.items():
                 if key not in ("triples", "_vars", "PV"):
-                    walk(value, scope, top and name in ("SelectQuery",))
+                    walk(value, scope, top and name == "SelectQuery")
         elif isinstance(node, list | tuple):
             for item in node:
                 walk(item, scope, False)

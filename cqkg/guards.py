@@ -14,7 +14,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from .footprint import Chain
+from .footprint import Chain, among
 from .numbers import forms_of, found_numbers, matching, multiplier
 from .project import Project
 from .rdfstore import select
@@ -53,11 +53,6 @@ def _suggest(iri: str, candidates: Iterable[str], labels: dict[str, str]) -> lis
     return list(dict.fromkeys(out))[:3]
 
 
-def _among(var: str, only: set[str] | None) -> str:
-    """A VALUES block keeping `var` among the N-Triples terms `only` (nothing when only is None)."""
-    return "" if only is None else f"VALUES {var} {{ {' '.join(sorted(only))} }} "
-
-
 def undescribed_terms(
     src: Sources, store: ox.Store, labels: dict[str, str], only: set[str] | None = None
 ) -> list[Issue]:
@@ -75,7 +70,7 @@ def undescribed_terms(
               {{ SELECT ?x WHERE {{ ?s ?p ?x }} GROUP BY ?x }} UNION {{ SELECT ?x WHERE {{ ?x ?p ?o }} GROUP BY ?x }}
               {keep} {" ".join(f"MINUS {{ {d} }}" for d in descriptions)} }} GROUP BY ?x ORDER BY ?x"""
     else:  # a few terms: tests per term (MINUS would read every type and label of the store)
-        query = f"""SELECT ?x WHERE {{ {_among("?x", only)} {keep}
+        query = f"""SELECT ?x WHERE {{ {among("?x", only)} {keep}
               {" ".join(f"FILTER NOT EXISTS {{ {d} }}" for d in descriptions)}
               FILTER(EXISTS {{ ?s ?p ?x }} || EXISTS {{ ?x ?p ?o }}) }} ORDER BY ?x"""
     rows = list(select(store, query))
@@ -132,7 +127,7 @@ def stated_values(src: Sources, store: ox.Store, labels: dict[str, str], only: s
         store,
         f"""SELECT ?o ?v ?d (GROUP_CONCAT(DISTINCT ?q; SEPARATOR="\\n") AS ?quotes)
                    (GROUP_CONCAT(DISTINCT ?s; SEPARATOR="\\n") AS ?stated) (SAMPLE(?m) AS ?mult) WHERE {{
-              {_among("?o", only)}?o a <{CQKG}Observation> ; <{CQKG}value> ?v ; <{CQKG}quote> ?q .
+              {among("?o", only)}?o a <{CQKG}Observation> ; <{CQKG}value> ?v ; <{CQKG}quote> ?q .
               OPTIONAL {{ ?o <{CQKG}derivation> ?d }}
               OPTIONAL {{ ?o <{CQKG}statedAs> ?s }}
               OPTIONAL {{ ?o <{CQKG}unitMultiplier> ?m }} }} GROUP BY ?o ?v ?d""",
@@ -206,7 +201,7 @@ def unstated_parts(src: Sources, store: ox.Store, labels: dict[str, str], only: 
         store,
         f"""SELECT ?o ?year ?base (GROUP_CONCAT(?q; SEPARATOR="\\n") AS ?quotes)
               (SAMPLE(?pa) AS ?period_assumed) (SAMPLE(?ba) AS ?base_assumed) WHERE {{
-              {_among("?o", only)}?o a <{CQKG}Observation> ; <{CQKG}quote> ?q ; <{CQKG}period> ?p .
+              {among("?o", only)}?o a <{CQKG}Observation> ; <{CQKG}quote> ?q ; <{CQKG}period> ?p .
               OPTIONAL {{ ?p <{CQKG}year> ?year }}
               OPTIONAL {{ ?o <{CQKG}baseIndicator> ?base }}
               OPTIONAL {{ ?o <{CQKG}assumption>/<{CQKG}assumedPart> ?pa . FILTER(?pa = <{CQKG}period>) }}
@@ -249,11 +244,11 @@ def drafted_unchecked(
 ) -> list[Issue]:
     """Nodes cqkg draft wrote that no curator has reviewed yet, and the parts it left undecided."""
     issues = []
-    for r in select(store, f"SELECT ?s WHERE {{ {_among('?s', only)}?s <{CQKG}unreviewed> ?v }} ORDER BY ?s"):
+    for r in select(store, f"SELECT ?s WHERE {{ {among('?s', only)}?s <{CQKG}unreviewed> ?v }} ORDER BY ?s"):
         node: Any = r[0]
         message = "drafted, not reviewed: check it against its quote, then delete its cqkg:unreviewed line"
         issues.append(_violation(src, labels, node, "cqkg:unreviewed", message, "unreviewed"))
-    for r in select(store, f"SELECT ?s ?t WHERE {{ {_among('?s', only)}?s <{CQKG}todo> ?t }} ORDER BY ?s ?t"):
+    for r in select(store, f"SELECT ?s ?t WHERE {{ {among('?s', only)}?s <{CQKG}todo> ?t }} ORDER BY ?s ?t"):
         node = r[0]
         todo = r[1].value if r[1] is not None else ""
         issues.append(_violation(src, labels, node, "cqkg:todo", f"to do: {todo}", "todo"))

@@ -21,13 +21,13 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from .footprint import DEFAULT
 from .reason import Schema
 from .terms import RDF
 
 Triple = tuple[Any, Any, Any]  # (subject, predicate, object) as pyoxigraph terms
 
 RDF_TYPE = ox.NamedNode(RDF + "type")
-DEFAULT = ox.DefaultGraph()
 
 
 class Rules:
@@ -36,27 +36,23 @@ class Rules:
 
     def __init__(self, schema: Schema):
         self.super_props = {p: sorted(qs, key=str) for p, qs in schema.super_props.items()}
-        self.sub_props: dict[Any, list[Any]] = {}
-        for p, qs in self.super_props.items():
-            for q in qs:
-                self.sub_props.setdefault(q, []).append(p)
-        self.inverse_of: dict[Any, list[Any]] = {}
-        for p, q in schema.inverse:
-            self.inverse_of.setdefault(p, []).append(q)
+        self.sub_props = _grouped((q, p) for p, qs in self.super_props.items() for q in qs)
+        self.inverse_of = _grouped(schema.inverse)
         self.symmetric = set(schema.symmetric)
         self.transitive = set(schema.transitive)
         self.chains = [(r, links) for r, links in schema.chains]
         self.super_classes = {c: sorted(ds, key=str) for c, ds in schema.super_classes.items()}
-        self.sub_classes: dict[Any, list[Any]] = {}
-        for c, ds in self.super_classes.items():
-            for d in ds:
-                self.sub_classes.setdefault(d, []).append(c)
-        self.domain: dict[Any, list[Any]] = {}
-        self.range: dict[Any, list[Any]] = {}
-        for p, c in schema.domain:
-            self.domain.setdefault(p, []).append(c)
-        for p, c in schema.range:
-            self.range.setdefault(p, []).append(c)
+        self.sub_classes = _grouped((d, c) for c, ds in self.super_classes.items() for d in ds)
+        self.domain = _grouped(schema.domain)
+        self.range = _grouped(schema.range)
+
+
+def _grouped(pairs: Iterable[tuple[Any, Any]]) -> dict[Any, list[Any]]:
+    """(key, value) pairs as key -> its values, in the pairs' order."""
+    out: dict[Any, list[Any]] = {}
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
+    return out
 
 
 def _objects(store: ox.Store, s: Any, p: Any) -> Iterator[Any]:

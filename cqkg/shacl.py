@@ -33,7 +33,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from .errors import CqkgError
-from .footprint import Chain, Step
+from .footprint import Chain, Step, among
 from .parallel import run_all
 from .rdfstore import select
 from .terms import OWL, RDF, RDFS, SH, XSD
@@ -224,19 +224,20 @@ class ShapesGraph:
             return out
         return None  # zero-or-more, one-or-more, zero-or-one: any number of steps
 
-    def footprint(self, sh: Shape, prefix: Chain = ()) -> set[Chain] | None:
+    def footprint(self, sh: Shape, prefix: Chain = (), targets: bool = True) -> set[Chain] | None:
         """The chains of triples from a focus node that the shape's result depends on, or None
         when they have no bound length (then every focus node is checked again).
 
         A chain is the steps from the focus node to a triple the shape reads, that triple being
         the last step: a change to such a triple can change the result for the nodes it can be
-        reached from. Targets count (a new type makes a new focus node); so do the types of
-        values checked with sh:class and what nested shapes read.
+        reached from. Targets count (a new type makes a new focus node), unless `targets` is
+        false (a shape nested in another); so do the types of values checked with sh:class and
+        what nested shapes read.
         """
         out: set[Chain] = set()
         if prefix:
             out |= {prefix[:i] for i in range(1, len(prefix) + 1)}
-        else:
+        elif targets:
             for kind, o in sh.targets:
                 if kind == "targetClass":
                     out.add((RDF_TYPE_STEP,))
@@ -288,22 +289,10 @@ class ShapesGraph:
     def _members_footprint(self, members: list[Shape], at: Chain) -> set[Chain] | None:
         out: set[Chain] = set()
         for m in members:
-            inner = self.footprint(m, at) if at else self._node_footprint(m)
+            inner = self.footprint(m, at, targets=False)
             if inner is None:
                 return None
             out |= inner
-        return out
-
-    def _node_footprint(self, sh: Shape) -> set[Chain] | None:
-        """A nested node shape's footprint at the focus node itself (its targets do not apply)."""
-        out = self._constraint_footprint(sh, (), ())
-        if out is None:
-            return None
-        for ps in sh.properties:
-            more = self.footprint(ps, ())
-            if more is None:
-                return None
-            out |= more
         return out
 
     def shape(self, node: Any) -> Shape:
@@ -421,7 +410,7 @@ class Validator:
         """
         if not sh.targets:
             return None
-        among = f"VALUES ?focus {{ {' '.join(only)} }} " if only is not None else ""
+        within = among("?focus", only)
         if only is None and len(sh.targets) == 1 and sh.targets[0][0] == "targetClass":
             classes = self.subclasses(sh.targets[0][1].value)
             if len(classes) == 1:  # no DISTINCT needed: each node has a type triple only once
@@ -430,20 +419,20 @@ class Validator:
         for kind, o in sh.targets:
             if kind == "targetClass" and only is not None:  # (two VALUES blocks: the classes' drove the join)
                 listed = ", ".join(f"<{c}>" for c in self.subclasses(o.value))
-                parts.append(f"{{ {among}?focus <{RDF}type> ?_c . FILTER(?_c IN ({listed})) }}")
+                parts.append(f"{{ {within}?focus <{RDF}type> ?_c . FILTER(?_c IN ({listed})) }}")
             elif kind == "targetClass":
                 values = " ".join(f"<{c}>" for c in self.subclasses(o.value))
-                parts.append(f"{{ {among}?focus <{RDF}type> ?_c . VALUES ?_c {{ {values} }} }}")
+                parts.append(f"{{ {within}?focus <{RDF}type> ?_c . VALUES ?_c {{ {values} }} }}")
             elif kind == "targetNode":
                 if only is None or _nt(o) in only:
                     parts.append(f"{{ VALUES ?focus {{ {_nt(o)} }} }}")
             elif kind == "targetSubjectsOf":
-                parts.append(f"{{ {among}?focus <{o.value}> ?_o }}")
+                parts.append(f"{{ {within}?focus <{o.value}> ?_o }}")
             elif kind == "targetObjectsOf":
-                parts.append(f"{{ {among}?_s <{o.value}> ?focus }}")
+                parts.append(f"{{ {within}?_s <{o.value}> ?focus }}")
         if only is not None:
             rows = self.select(f"SELECT DISTINCT ?focus WHERE {{ {' UNION '.join(parts)} }}") if parts else []
-            return f"VALUES ?focus {{ {' '.join(sorted(_nt(r['focus']) for r in rows))} }}"
+            return among("?focus", {_nt(r["focus"]) for r in rows})
         return "{ SELECT DISTINCT ?focus WHERE { " + " UNION ".join(parts) + " } }"
 
     # ------------------------------------------------------------------ value conditions

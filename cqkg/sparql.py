@@ -146,13 +146,12 @@ def _cached(key: str, value: Any) -> bool:
     """Is this a well-formed entry of the cache file (a footprint, or a SERVICE check's answer)?"""
     if not key.startswith("footprint:"):
         return isinstance(value, bool)
-    steps = [step for chain in value for step in chain] if isinstance(value, list) and all(
-        isinstance(c, list) for c in value) else None  # fmt: skip
-    ok = value is None or steps is not None
-    return ok and all(
-        isinstance(s, list) and len(s) == 2 and isinstance(s[0], str | None) and isinstance(s[1], bool)
-        for s in steps or []
-    )
+
+    def step(s: Any) -> bool:
+        return isinstance(s, list) and len(s) == 2 and isinstance(s[0], str | None) and isinstance(s[1], bool)
+
+    chains = value if isinstance(value, list) else [] if value is None else [None]
+    return all(isinstance(chain, list) and all(map(step, chain)) for chain in chains)
 
 
 def with_values(text: str, bindings: dict[str, Term]) -> str:

@@ -34,18 +34,19 @@ from .terms import SH, TermWriter, to_rdflib_graph
 SHACL_ENGINES = ("fast", "pyshacl")
 
 
-def labels(store: ox.Store) -> dict[str, str]:
-    """The English (or untagged) label of every labelled node, for messages."""
+def labels(store: ox.Store, among: str = "") -> dict[str, str]:
+    """The English (or untagged) label of every labelled node, for messages (`among`: a VALUES
+    block of ?s that limits it to those nodes)."""
     out: dict[str, str] = {}
     rows = select(
         store,
-        """
-        SELECT ?s ?l WHERE {
-          { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }
-          UNION { ?s <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }
-          UNION { ?s <http://purl.org/dc/terms/title> ?l }
+        f"""
+        SELECT ?s ?l WHERE {{ {among}
+          {{ ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }}
+          UNION {{ ?s <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }}
+          UNION {{ ?s <http://purl.org/dc/terms/title> ?l }}
           FILTER(langMatches(lang(?l), "en") || lang(?l) = "")
-        } ORDER BY ?s ?l""",
+        }} ORDER BY ?s ?l""",
     )
     for r in rows:
         s, label = r["s"], r["l"]
@@ -65,18 +66,8 @@ class NodeLabels(dict[str, str]):
     def get(self, key: str, default: Any = None) -> Any:
         """The node's label (looked up once), or `default` when it has none."""
         if key not in self:
-            self[key] = ""
-            if key.startswith(("http:", "https:", "urn:")):
-                rows = select(
-                    self.store,
-                    f"""SELECT ?l WHERE {{ VALUES ?s {{ <{key}> }}
-                      {{ ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }}
-                      UNION {{ ?s <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }}
-                      UNION {{ ?s <http://purl.org/dc/terms/title> ?l }}
-                      FILTER(langMatches(lang(?l), "en") || lang(?l) = "") }} ORDER BY ?l LIMIT 1""",
-                )
-                for r in rows:
-                    self[key] = r[0].value
+            named = key.startswith(("http:", "https:", "urn:"))
+            self[key] = labels(self.store, f"VALUES ?s {{ <{key}> }}").get(key, "") if named else ""
         return super().get(key) or default
 
 

@@ -42,7 +42,7 @@ def _ontology_store() -> ox.Store:
 
 
 ONTOLOGY = _ontology_store()
-_schema_store = ONTOLOGY.__class__()
+_schema_store = ox.Store()
 _schema_store.extend(ox.Quad(q.subject, q.predicate, q.object) for q in ONTOLOGY)
 SCHEMA = reason.Schema(_schema_store)
 # The properties and classes the rules act on: transitive, symmetric, inverse, chained, typed.
