@@ -15,6 +15,7 @@ import pytest
 from cqkg.catalog import SavedQuery
 from cqkg.export import export_bytes
 from cqkg.manifest import open_store
+from cqkg.ordering import Ordering
 from cqkg.project import Project
 from cqkg.queries import run_local
 from cqkg.sparql import uses_service, with_values
@@ -60,6 +61,24 @@ def test_golden_rows(built_project, request, name, param):
         path.write_text(result.stdout, encoding="utf-8")
     assert path.is_file(), f"no golden file {path.name}; run pytest --update-golden and review it"
     assert result.stdout == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name, param", GOLDEN_CASES)
+def test_rows_in_the_order_the_store_gives(built_project, name, param):
+    # cqkg applies a saved query's ORDER BY itself (cqkg.ordering); the store's own ORDER BY
+    # gives the same rows in the same order of the ordering columns.
+    q = CATALOG.get(name)
+    text = with_values(q.text, q.bindings(dict([param.split("=", 1)]) if param else {}))
+    ordering = Ordering.of(text)
+    assert ordering is not None, f"{name}: ORDER BY plain variables, which cqkg sorts itself"
+    store = open_store(Project.at(built_project))
+    ours = run_local(store, q, q.bindings(dict([param.split("=", 1)]) if param else {}))
+    res = store.query(text)
+    assert isinstance(res, ox.QuerySolutions)
+    theirs = [tuple(s[v] for v in ours.variables) for s in res]
+    assert sorted(map(repr, ours.rows)) == sorted(map(repr, theirs))
+    shown = [ours.variables.index(v) for v, _ in ordering.conditions if v in ours.variables]
+    assert [[r[i] for i in shown] for r in ours.rows] == [[r[i] for i in shown] for r in theirs]
 
 
 def hash_joins_on_a_variable(project: Path, text: str, tmp_path: Path) -> list[str]:
