@@ -7,12 +7,12 @@ runs a saved query without its ORDER BY and sorts the rows here, one key per row
 
 The conditions must be plain variables (`?x`, `ASC(?x)`, `DESC(?x)`); otherwise (an expression,
 a LIMIT after the ORDER BY, a variable a DISTINCT query does not project) `Ordering.of` answers
-None and the store sorts. Terms order as SPARQL 1.1 says (section 15.1) and as Oxigraph does:
-unbound, blank nodes, IRIs, then literals; strings (with or without a language), exact numbers
-(xsd:integer, xsd:decimal), floating point numbers of one datatype, and dates of one datatype
-written without a time zone each by value. Literals SPARQL does not compare with each other (a
-number and a string) are ordered by kind, each kind by value; literals of other datatypes, or with
-a time zone, as written. Oxigraph's comparison is not a total order on such a column, and its sort
+None and the store sorts; a trailing LIMIT or OFFSET is applied after the sort here. Terms order
+as SPARQL 1.1 says (section 15.1) and as Oxigraph does: unbound, blank nodes, IRIs, then literals;
+strings (with or without a language), numbers (xsd:integer, xsd:decimal, xsd:float, xsd:double
+with each other), and dates of one datatype written without a time zone each by value. Literals
+SPARQL does not compare with each other (a number and a string) are ordered by kind, each kind by
+value; literals of other datatypes, or with a time zone, as written. Oxigraph's comparison is not a total order on such a column, and its sort
 then aborts the whole process ("user-provided comparison function does not correctly implement a
 total order", pyoxigraph 0.5.13): one more reason to sort here.
 
@@ -69,6 +69,8 @@ class Ordering:
     text: str
     conditions: tuple[tuple[str, bool], ...]
     added: tuple[str, ...]
+    offset: int = 0
+    limit: int | None = None
 
     @staticmethod
     def of(text: str) -> Ordering | None:
@@ -95,17 +97,34 @@ class Ordering:
                 run = [rows[i] for i in order[start:end]]
                 ordered.extend(sorted(run, key=_content) if len(run) > 1 else run)
                 start = end
+        ordered = ordered[self.offset : None if self.limit is None else self.offset + self.limit]
         keep = [i for i, v in enumerate(variables) if v not in self.added]
         if len(keep) == len(variables):
             return list(variables), ordered
         return [variables[i] for i in keep], [tuple(row[i] for i in keep) for row in ordered]
+
+    def mixed(self, variables: Sequence[str], rows: Sequence[Row]) -> list[str]:
+        """The ordering variables whose values mix kinds of literals (a number and a string, two
+        datatypes SPARQL does not compare): Oxigraph's ORDER BY aborts the process on such a column."""
+        index = {v: i for i, v in enumerate(variables)}
+        out = []
+        for var, _ in self.conditions:
+            if var in index:
+                kinds = {
+                    _family(_literal_kind(t) or f"other {t.datatype.value}")
+                    for t in (row[index[var]] for row in rows)
+                    if isinstance(t, ox.Literal)
+                }
+                if len(kinds) > 1:
+                    out.append(var)
+        return out
 
 
 # Parsed once per text: `cqkg serve` and the benchmark run the same query again and again.
 @functools.lru_cache(maxsize=256)
 def _ordering_of(text: str) -> Ordering | None:
     toks = [(k, tok, pos) for k, tok, pos in tokens(text) if k != "comment" and not tok.isspace()]
-    depth, select, order, grouped = 0, None, None, False
+    depth, select, order, stop, grouped = 0, None, None, len(toks), False
     for i, (kind, tok, _) in enumerate(toks):
         if kind == "brace":
             depth += 1 if tok == "{" else -1
@@ -118,12 +137,13 @@ def _ordering_of(text: str) -> Ordering | None:
             elif word == "ORDER" and toks[i + 1 : i + 2] and toks[i + 1][1].upper() == "BY":
                 order = i
             elif order is not None and word in ("LIMIT", "OFFSET", "VALUES"):
-                return None  # they apply after the order, or bind after it
+                stop = min(stop, i)
     if select is None or order is None:
         return None
-    conditions = _conditions(toks[order + 2 :])
+    conditions = _conditions(toks[order + 2 : stop])
+    window = _window(toks[stop:])
     projected, distinct, end = _projection(toks, select)
-    if not conditions or projected is None:
+    if not conditions or window is None or projected is None:
         return None
     added = tuple(dict.fromkeys(v for v, _ in conditions if "*" not in projected and v not in projected))
     if added and (distinct or grouped):
@@ -133,7 +153,21 @@ def _ordering_of(text: str) -> Ordering | None:
     if added:
         at = toks[end][2]
         body = body[:at] + "".join(f"?{v} " for v in added) + body[at:]
-    return Ordering(body, tuple(conditions), added)
+    return Ordering(body, tuple(conditions), added, *window)
+
+
+def _window(toks: list[tuple[str, str, int]]) -> tuple[int, int | None] | None:
+    """(offset, limit) from a trailing `LIMIT n` / `OFFSET n`; None for anything else (VALUES)."""
+    offset, limit = 0, None
+    for i in range(0, len(toks), 2):
+        word, number = toks[i][1].upper(), toks[i + 1][1] if i + 1 < len(toks) else ""
+        if word not in ("LIMIT", "OFFSET") or not number.isdigit():
+            return None
+        if word == "LIMIT":
+            limit = int(number)
+        else:
+            offset = int(number)
+    return offset, limit
 
 
 def _conditions(toks: list[tuple[str, str, int]]) -> list[tuple[str, bool]] | None:
@@ -201,9 +235,17 @@ def _column_key(rows: Sequence[Row], col: int) -> Callable[[Row], Any]:
         if isinstance(t, ox.NamedNode):
             return (2, t.value)
         kind = _literal_kind(t) if mixed else next(iter(kinds))
-        return (3, kind or "", _LITERAL_KEYS[kind.split(" ")[0]](t) if kind else _as_written(t))
+        if kind is None:
+            return (3, "other", _as_written(t))
+        # Integers, decimals, floats and doubles compare with each other by value (Python compares
+        # a Decimal with a float exactly); other kinds apart, each by value.
+        return (3, _family(kind), _LITERAL_KEYS[kind.split(" ")[0]](t))
 
     return key
+
+
+def _family(kind: str) -> str:
+    return "number" if kind == "exact" or kind.startswith("float") else kind
 
 
 def _literal_kind(t: ox.Literal) -> str | None:
