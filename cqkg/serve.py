@@ -31,6 +31,7 @@ import pyoxigraph as ox
 from .catalog import Catalog
 from .errors import CqkgError
 from .manifest import build_is_current, open_store
+from .ordering import Ordering
 from .project import Project
 from .sparql import UncheckableQuery, uses_service, with_values
 from .terms import PREFIXES
@@ -136,9 +137,12 @@ def run_query(build: LatestBuild, text: str, accept: str, default_graphs: list[s
             options["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
         except ValueError:
             raise Refused(400, "default-graph-uri must be an IRI") from None
+    ordering = Ordering.of(text)
     for attempt in (1, 2):
         store = build.store() if attempt == 1 else build.reopen()
         try:
+            if ordering is not None:
+                refuse_unorderable(store, ordering, options)
             result = store.query(text, **options)
             if isinstance(result, ox.QueryTriples):
                 chosen = negotiate(accept, _GRAPH_TYPES, "application/n-triples")
@@ -156,6 +160,25 @@ def run_query(build: LatestBuild, text: str, accept: str, default_graphs: list[s
                 raise Refused(500, f"the query failed: {e}") from None
             # The build replaced the store's files under the open handle; reopen and try again.
     raise AssertionError("unreachable")
+
+
+def refuse_unorderable(store: ox.Store, ordering: Ordering, options: dict[str, Any]) -> None:
+    """Refuse an ORDER BY of a column that mixes kinds of literals, before the store sorts it.
+
+    Oxigraph's sort stops the whole process on such a column (its comparison of a number with a
+    string is no total order), so the query runs first without its ORDER BY to look.
+    """
+    result = store.query(ordering.text, **options)
+    if isinstance(result, ox.QuerySolutions):
+        variables = [v.value for v in result.variables]
+        mixed = ordering.mixed(variables, [tuple(solution) for solution in result])
+        if mixed:
+            v = mixed[0]
+            raise Refused(
+                400,
+                f"ORDER BY ?{v}: its values mix kinds of literals (numbers, strings, dates) that have no"
+                f" order between them; order by STR(?{v}), or keep one kind (FILTER(isNumeric(?{v})))",
+            )
 
 
 def run_saved(build: LatestBuild, project: Project, name: str, raw: dict[str, str]) -> bytes:

@@ -163,3 +163,22 @@ def test_a_new_build_is_served_as_it_lands(tmp_path):
     finally:
         code, err = s.stop()
     assert "the inputs changed since the last build" in err and "a new build landed" in err
+
+
+def test_an_order_over_numbers_and_strings_is_refused_and_the_server_stays_up(served):
+    # Oxigraph's ORDER BY aborts the whole process when a column mixes numbers and strings (its
+    # comparison is no total order): one client query stopped the server.
+    before = count(served)
+    for text in ("SELECT ?o WHERE { ?s ?p ?o } ORDER BY ?o", "SELECT ?o WHERE { ?s ?p ?o } ORDER BY DESC(?o) LIMIT 5"):
+        status, body = served.query(text)
+        assert status == 400, body
+        assert b"ORDER BY ?o" in body and b"STR(?o)" in body
+    assert count(served) == before
+    # one kind of literal orders as usual, by the store
+    status, body = served.query(
+        'SELECT ?l WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l FILTER(lang(?l) = "en") } '
+        "ORDER BY ?l LIMIT 3"
+    )
+    assert status == 200, body
+    labels = [b["l"]["value"] for b in json.loads(body)["results"]["bindings"]]
+    assert labels == sorted(labels) and len(labels) == 3
