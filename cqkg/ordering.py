@@ -6,15 +6,16 @@ that `metrics-by-indicator` takes at a million triples, and 1.4 s of `enterprise
 runs a saved query without its ORDER BY and sorts the rows here, one key per row.
 
 The conditions must be plain variables (`?x`, `ASC(?x)`, `DESC(?x)`); otherwise (an expression,
-a LIMIT after the ORDER BY, a variable a DISTINCT query does not project) `Ordering.of` answers
-None and the store sorts; a trailing LIMIT or OFFSET is applied after the sort here. Terms order
-as SPARQL 1.1 says (section 15.1) and as Oxigraph does: unbound, blank nodes, IRIs, then literals;
-strings (with or without a language), numbers (xsd:integer, xsd:decimal, xsd:float, xsd:double
-with each other), and dates of one datatype written without a time zone each by value. Literals
-SPARQL does not compare with each other (a number and a string) are ordered by kind, each kind by
-value; literals of other datatypes, or with a time zone, as written. Oxigraph's comparison is not a total order on such a column, and its sort
-then aborts the whole process ("user-provided comparison function does not correctly implement a
-total order", pyoxigraph 0.5.13): one more reason to sort here.
+a variable a DISTINCT query does not project, a trailing VALUES) `Ordering.of` answers None and
+the store sorts; a trailing LIMIT or OFFSET is applied after the sort here. Terms order as SPARQL
+1.1 says (section 15.1) and as Oxigraph does: unbound, blank nodes, IRIs, then literals; strings
+(with or without a language), numbers (xsd:integer, xsd:decimal, xsd:float, xsd:double with each
+other), and dates of one datatype written without a time zone each by value. Literals SPARQL does
+not compare with each other (a number and a string) are ordered by kind, each kind by value;
+literals of other datatypes, or with a time zone, as written. Oxigraph's comparison is not a total
+order on such a column, and its sort then aborts the whole process ("user-provided comparison
+function does not correctly implement a total order", pyoxigraph 0.5.13): one more reason to sort
+here (`mixed` names such columns).
 
 Rows that the conditions leave tied, which Oxigraph returns in no particular order (it sorts
 unstably), come in the order of their full content, so the output is the same on every run.
