@@ -32,15 +32,13 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import pyoxigraph as ox
 
 from .sparql import tokens
 from .terms import XSD, Term
-
-RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
 Row = tuple[Term | None, ...]
 
@@ -270,25 +268,11 @@ def _as_written(t: ox.Literal) -> tuple[str, str, str]:
     return (t.value, t.datatype.value, t.language or "")
 
 
-def _string_key(t: ox.Literal) -> tuple[str, str, str]:
-    # Same language: by value; otherwise Oxigraph compares (value, datatype, language).
-    return _as_written(t)
-
-
-def _exact_key(t: ox.Literal) -> Decimal:
-    try:
-        return Decimal(t.value)
-    except InvalidOperation:  # excluded by _literal_kind
-        raise AssertionError(t) from None
-
-
-def _float_key(t: ox.Literal) -> float:
-    return float(t.value)
-
-
+# Each kind's key, for literals _literal_kind has checked. Strings of one language compare by value;
+# of different languages Oxigraph compares (value, datatype, language): as written does both.
 _LITERAL_KEYS: dict[str, Callable[[ox.Literal], Any]] = {
-    "string": _string_key,
-    "exact": _exact_key,
-    "float": _float_key,
+    "string": _as_written,
+    "exact": lambda t: Decimal(t.value),
+    "float": lambda t: float(t.value),
     "date": lambda t: t.value,
 }

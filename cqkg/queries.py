@@ -104,7 +104,7 @@ def run_local(
         # reads strings back from the store at each comparison), otherwise by the store.
         ordering = Ordering.of(text)
         if ordering is not None:
-            return QueryResult(*ordering.sort(*_select(store, q, ordering.text)))
+            return QueryResult(*ordering.sort(*_solutions(q, store.query(ordering.text))))
         res = store.query(text)
         if isinstance(res, ox.QueryBoolean):
             return _boolean(bool(res))
@@ -113,10 +113,6 @@ def run_local(
         raise _syntax_error(q, e) from None
     except (OSError, RuntimeError, ValueError) as e:
         raise CqkgError(f"{q.path.name}: query {q.name!r} failed: {e}") from None
-
-
-def _select(store: ox.Store, q: SavedQuery, text: str) -> tuple[list[str], list[tuple[Term | None, ...]]]:
-    return _solutions(q, store.query(text))
 
 
 def _solutions(q: SavedQuery, res: object) -> tuple[list[str], list[tuple[Term | None, ...]]]:

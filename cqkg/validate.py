@@ -20,7 +20,7 @@ import pyoxigraph as ox
 from . import guards, shacl
 from .catalog import Catalog
 from .errors import CqkgError
-from .footprint import Chain, extract, parse_node, query_footprint
+from .footprint import Chain, among, extract, parse_node, query_footprint
 from .parallel import run_all
 from .project import Project
 from .queries import check_safe, run_local
@@ -34,14 +34,14 @@ from .terms import SH, TermWriter, to_rdflib_graph
 SHACL_ENGINES = ("fast", "pyshacl")
 
 
-def labels(store: ox.Store, among: str = "") -> dict[str, str]:
-    """The English (or untagged) label of every labelled node, for messages (`among`: a VALUES
-    block of ?s that limits it to those nodes)."""
+def labels(store: ox.Store, only: set[str] | None = None) -> dict[str, str]:
+    """The English (or untagged) label of every labelled node, for messages (or of the nodes
+    `only` names, N-Triples terms)."""
     out: dict[str, str] = {}
     rows = select(
         store,
         f"""
-        SELECT ?s ?l WHERE {{ {among}
+        SELECT ?s ?l WHERE {{ {among("?s", only)}
           {{ ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l }}
           UNION {{ ?s <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }}
           UNION {{ ?s <http://purl.org/dc/terms/title> ?l }}
@@ -67,7 +67,7 @@ class NodeLabels(dict[str, str]):
         """The node's label (looked up once), or `default` when it has none."""
         if key not in self:
             named = key.startswith(("http:", "https:", "urn:"))
-            self[key] = labels(self.store, f"VALUES ?s {{ <{key}> }}").get(key, "") if named else ""
+            self[key] = labels(self.store, {f"<{key}>"}).get(key, "") if named else ""
         return super().get(key) or default
 
 
