@@ -30,10 +30,12 @@ import pyoxigraph as ox
 
 from .catalog import Catalog
 from .errors import CqkgError
+from .formats import format_result
 from .manifest import build_is_current, open_store
 from .ordering import Ordering
 from .project import Project
-from .sparql import UncheckableQuery, uses_service, with_values
+from .queries import run_local
+from .sparql import UncheckableQuery, uses_service
 from .terms import PREFIXES
 
 Log = Callable[[str], None]
@@ -189,10 +191,13 @@ def run_saved(build: LatestBuild, project: Project, name: str, raw: dict[str, st
     except CqkgError as e:
         raise Refused(404 if "no saved query" in str(e) else 400, str(e)) from None
     check_query(q.text)
-    result = build.store().query(with_values(q.text, bindings))  # as cqkg query binds them
-    if not isinstance(result, (ox.QuerySolutions, ox.QueryBoolean)):
-        raise Refused(400, f"saved query {name!r} is not a SELECT or ASK query")
-    return result.serialize(format=ox.QueryResultsFormat.JSON) or b""
+    try:
+        # As `cqkg query` runs it: parameters as a VALUES block, the ORDER BY applied by cqkg (which
+        # Oxigraph's sort could not survive on a column mixing numbers and strings).
+        result = run_local(build.store(), q, bindings)
+    except CqkgError as e:
+        raise Refused(500, str(e)) from None
+    return format_result(result, "json").encode()
 
 
 def catalogue(project: Project) -> list[dict[str, Any]]:

@@ -182,3 +182,23 @@ def test_an_order_over_numbers_and_strings_is_refused_and_the_server_stays_up(se
     assert status == 200, body
     labels = [b["l"]["value"] for b in json.loads(body)["results"]["bindings"]]
     assert labels == sorted(labels) and len(labels) == 3
+
+
+def test_a_saved_query_over_numbers_and_strings_is_ordered_by_cqkg(tmp_path):
+    # /saved runs a saved query as `cqkg query` does (cqkg.queries.run_local): the ORDER BY is
+    # cqkg's, where the store's own sort stopped the server on such a column.
+    project = copy_project(tmp_path / "p")
+    (project / "queries" / "all-objects.rq").write_text(
+        "#+ summary: every object\nSELECT ?o WHERE { ?s ?p ?o } ORDER BY ?o\n", encoding="utf-8"
+    )
+    assert run_cli(project, "build").exit_code == 0
+    s = Served(project)
+    try:
+        status, _, body = s.get("/saved/all-objects")
+        assert status == 200, body
+        values = json.loads(body)["results"]["bindings"]
+        numbers = [b["o"] for b in values if b["o"].get("datatype", "").endswith(("#integer", "#decimal"))]
+        assert numbers and [float(n["value"]) for n in numbers] == sorted(float(n["value"]) for n in numbers)
+        assert count(s) > 0  # still up
+    finally:
+        s.stop()
