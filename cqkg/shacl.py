@@ -3,7 +3,9 @@
 pyshacl walks the graph in Python (~54 s at 100k triples, ~455 s at 1M). Every constraint is a
 set question ("which focus nodes lack a value?", "which values have the wrong datatype?") that
 one SPARQL query answers in the store, so this module turns each constraint into one query and
-combines the answers for sh:or / sh:and / sh:not / sh:xone in Python.
+combines the answers for sh:or / sh:and / sh:not / sh:xone in Python. The constraints of one
+property shape are first checked together, in one pass over its focus nodes and their values
+(Validator.screen); each constraint's own query then runs on the nodes that fail, for the results.
 
 Supported: targets (sh:targetClass with rdfs:subClassOf*, sh:targetNode, sh:targetSubjectsOf,
 sh:targetObjectsOf, implicit class targets); every SHACL path (predicate, inverse, sequence,
@@ -377,6 +379,7 @@ class Validator:
         self.only = None if only is None else sorted(only)  # check only these focus nodes (N-Triples)
         self.results: list[ShaclResult] = []
         self._subclasses: dict[str, list[str]] = {}
+        self._focus_nodes: dict[str, frozenset[str]] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -578,6 +581,13 @@ class Validator:
             bad.add(_nt(r["focus"]))
         return bad
 
+    def focus_nodes(self, focus: str) -> set[str]:
+        """The nodes the focus pattern binds (read once per pattern: several shapes share one)."""
+        if focus not in self._focus_nodes:
+            rows = self.select(f"SELECT DISTINCT ?focus WHERE {{ {focus} }}")
+            self._focus_nodes[focus] = frozenset(_nt(r["focus"]) for r in rows)
+        return set(self._focus_nodes[focus])
+
     def logical(self, sh: Shape, name: str, o: Any, focus: str, report: bool) -> set[str]:
         """Focus nodes failing sh:or / sh:and / sh:not / sh:xone / sh:node over node shapes."""
         members = (
@@ -585,18 +595,17 @@ class Validator:
             if name in ("not", "node")
             else [self.shapes.shape(m) for m in self.shapes.rdf_list(o)]
         )
-        all_focus = {_nt(r["focus"]) for r in self.select(f"SELECT DISTINCT ?focus WHERE {{ {focus} }}")}
         fails = [self.failing(m, focus, report=False) for m in members]
         if name == "not":
-            bad = all_focus - fails[0]
+            bad = self.focus_nodes(focus) - fails[0]
         elif name == "node":
             bad = fails[0]
         elif name == "or":
-            bad = set.intersection(*fails) if fails else all_focus
+            bad = set.intersection(*fails) if fails else self.focus_nodes(focus)
         elif name == "and":
             bad = set.union(*fails) if fails else set()
         else:  # xone: exactly one member conforms
-            bad = {f for f in all_focus if sum(f not in fs for fs in fails) != 1}
+            bad = {f for f in self.focus_nodes(focus) if sum(f not in fs for fs in fails) != 1}
         comp = name[0].upper() + name[1:] + "ConstraintComponent"
         if report:
             for f in sorted(bad):
@@ -606,9 +615,56 @@ class Validator:
                 )  # fmt: skip
         return bad
 
+    def screen(self, sh: Shape, focus: str) -> str | None:
+        """One query for the focus nodes that fail the property shape, or None when it has a
+        constraint this cannot express (a count above one, sh:uniqueLang, a pair, a qualified count).
+
+        Each constraint on its own is a pass over every focus node and its values; the screen
+        makes one pass with the failures of all of them as one condition, each as its own query
+        decides it (an expression's error is no failure). property_failures then runs the query of
+        each constraint on the failing nodes alone, for the results and their messages. A value's
+        test is behind IF(BOUND(?v), …): Oxigraph does not cut `BOUND(?v) && EXISTS {…}` short
+        when the focus node has no value, and the EXISTS then reads every match of its pattern.
+        """
+        fails = []
+        for p, objs in sorted(sh.params.items()):
+            name = p[len(SH) :]
+            for o in objs:
+                if name == "minCount":
+                    n = int(o.value)
+                    if n > 1:
+                        return None
+                    if n == 1:
+                        fails.append("!BOUND(?v)")
+                elif name == "maxCount":
+                    n = int(o.value)
+                    if n > 1:
+                        return None
+                    other = "true" if n == 0 else f"EXISTS {{ {self.edge(sh, '?_w')} FILTER(!sameTerm(?_w, ?v)) }}"
+                    fails.append(f"IF(BOUND(?v), {other}, false)")
+                elif name == "hasValue":
+                    fails.append(f"NOT EXISTS {{ {self.edge(sh, _nt(o))} }}")
+                elif name in ("qualifiedMinCount", "qualifiedMaxCount", "qualifiedValueShapesDisjoint", "closed"):
+                    continue  # with sh:qualifiedValueShape (not screened); sh:closed: node shapes only
+                elif name in ("uniqueLang", "equals", "disjoint", "lessThan", "lessThanOrEquals",
+                              "qualifiedValueShape"):  # fmt: skip
+                    return None
+                else:
+                    fails.append(f"IF(BOUND(?v), COALESCE(!{self.value_constraint(sh, p, o, '?v')}, false), false)")
+        if not fails:
+            return None
+        values = "" if all(f.startswith("NOT EXISTS") for f in fails) else f"OPTIONAL {{ {self.edge(sh)} }} "
+        return f"SELECT DISTINCT ?focus WHERE {{ {focus} {values}FILTER({' || '.join(fails)}) }}"
+
     def property_failures(self, sh: Shape, focus: str, report: bool) -> set[str]:
         """Focus nodes failing a property shape's constraints."""
         bad: set[str] = set()
+        screen = self.screen(sh, focus)
+        if screen is not None:
+            failing = {_nt(r["focus"]) for r in self.select(screen)}
+            if not failing or not report:
+                return failing
+            focus = among("?focus", failing)
         edge = self.edge(sh)
         for p, objs in sorted(sh.params.items()):
             name = p[len(SH) :]

@@ -227,6 +227,23 @@ MATRIX = [
         "ex:a a ex:Thing .",
     ),
     ("node-datatype", "sh:nodeKind sh:IRI", "ex:a a ex:Thing .", "_:b a ex:Thing ."),
+    # Several constraints on one path are checked in one pass (Validator.screen), then each on the
+    # failing nodes: every node below fails a different one, or two at once.
+    (
+        "combined-constraints",
+        "sh:property [ sh:path ex:p ; sh:minCount 1 ; sh:maxCount 1 ; sh:class ex:C ; sh:nodeKind sh:IRI ; "
+        "sh:hasValue ex:x ]",
+        "ex:a a ex:Thing ; ex:p ex:x . ex:x a ex:C .",
+        "ex:a a ex:Thing . ex:b a ex:Thing ; ex:p ex:x, ex:y . ex:x a ex:C . ex:c a ex:Thing ; ex:p 3 . "
+        "ex:d a ex:Thing ; ex:p ex:y . ex:e a ex:Thing ; ex:p ex:x .",
+    ),
+    (
+        "combined-in-logical",
+        "sh:or ( [ sh:not [ sh:property [ sh:path ex:p ; sh:maxCount 1 ; sh:in ( ex:x ex:y ) ] ] ] "
+        "[ sh:property [ sh:path ex:q ; sh:minCount 1 ; sh:datatype xsd:integer ] ] )",
+        "ex:a a ex:Thing ; ex:p ex:z . ex:b a ex:Thing ; ex:p ex:x ; ex:q 1 . ex:c a ex:Thing ; ex:p ex:x, ex:y .",
+        'ex:a a ex:Thing ; ex:p ex:x . ex:b a ex:Thing ; ex:p ex:y ; ex:q "1" . ex:c a ex:Thing .',
+    ),
 ]
 
 # A property shape that is itself the target's shape (no node shape around it).
@@ -371,3 +388,25 @@ def test_a_fallback_to_pyshacl_is_announced_and_strict_refuses(project_with_shap
 def test_a_node_kind_outside_sh_is_one_line(project_with_shape):
     result = run_cli(project_with_shape("sh:property [ sh:path cqkg:locatedIn ; sh:nodeKind ex:IRI ]"), "validate")
     assert result.exit_code == 2 and "sh:nodeKind must be one of sh:IRI" in result.stderr
+
+
+def test_the_constraints_of_one_path_are_one_pass_over_conforming_data(monkeypatch):
+    """Conforming focus nodes cost one query per property shape, whatever its number of constraints:
+    each constraint's own query runs only on the nodes the screen finds failing."""
+    shape_ttl = (
+        "ex:S a sh:NodeShape ; sh:targetClass ex:Thing ; sh:property [ sh:path ex:p ; sh:minCount 1 ; "
+        "sh:maxCount 1 ; sh:class ex:C ; sh:nodeKind sh:IRI ; sh:hasValue ex:x ] ."
+    )
+    queries: list[str] = []
+    select = shacl.Validator.select
+    monkeypatch.setattr(shacl.Validator, "select", lambda self, q: queries.append(q) or select(self, q))
+    data, shapes = stores(shape_ttl, "ex:a a ex:Thing ; ex:p ex:x . ex:x a ex:C .")
+    assert shacl.validate(data, shapes) == []
+    assert len([q for q in queries if "<http://example.org/p>" in q]) == 1, queries
+    queries.clear()
+    data, shapes = stores(shape_ttl, "ex:a a ex:Thing ; ex:p ex:x . ex:x a ex:C . ex:b a ex:Thing .")
+    assert {r.component.removeprefix(SH) for r in shacl.validate(data, shapes)} == {
+        "MinCountConstraintComponent", "HasValueConstraintComponent"
+    }  # fmt: skip
+    on_path = [q for q in queries if "<http://example.org/p>" in q]
+    assert len(on_path) == 6 and all("VALUES ?focus { <http://example.org/b> }" in q for q in on_path[1:]), on_path
