@@ -9,6 +9,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cqkg.draft import propose
 from cqkg.numbers import found_numbers, states
@@ -36,6 +38,33 @@ EXAMPLES = [
 )
 def test_numbers_are_read_in_base_units(text, expected):
     assert [f.value for f in found_numbers(text)] == expected
+
+
+# Number words in mixed case, near misses ("often", "bone", "tent") and digits.
+WORDS = (
+    "one Two THIRTEEN twenty hundred thousands Million first Tenth and - often nonetheless mother 1.3 5% 2,200 "
+    "bone oneself 四 万 tent Hundreds"
+).split()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=12), st.lists(st.sampled_from([" ", "", ", ", "-"]), min_size=12))
+def test_number_words_are_read_as_without_the_first_letter_lookahead(words, seps):
+    """numbers._WORDS and _ORDINAL start with a lookahead for their words' first letters (speed):
+    the same numbers as the patterns without it, on texts of number words, near misses and digits."""
+    import cqkg.numbers as numbers
+
+    text = "".join(w + s for w, s in zip(words, seps, strict=False))
+    fast = [(f.surface, f.value, f.start) for f in found_numbers(text, small_words=True)]
+    plain = {name: getattr(numbers, name) for name in ("_WORDS", "_ORDINAL")}
+    try:
+        for name, pattern in plain.items():
+            assert pattern.pattern.startswith("(?=[")
+            setattr(numbers, name, re.compile(re.sub(r"^\(\?=\[[a-z]+\]\)", "", pattern.pattern), pattern.flags))
+        assert [(f.surface, f.value, f.start) for f in found_numbers(text, small_words=True)] == fast, text
+    finally:
+        for name, pattern in plain.items():
+            setattr(numbers, name, pattern)
 
 
 def draft(project, name, doc_id, title, publisher, lang):
