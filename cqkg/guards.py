@@ -197,16 +197,22 @@ def unstated_parts(src: Sources, store: ox.Store, labels: dict[str, str], only: 
     ("this year", "first half", "as of"); the measure of a growth rate or share (its
     cqkg:baseIndicator) when a quote has one of the indicator's labels (skos:prefLabel, altLabel
     or hiddenLabel, English or Chinese)."""
+    # The assumptions apart (few), and no ORDER BY (the report sorts): in one query with the
+    # observations, the two OPTIONAL paths and the sort took 6.8 s of 7.9 at 1M on disk.
+    assumed = {
+        (r[0].value, r[1].value)
+        for r in select(
+            store, f"SELECT ?o ?part WHERE {{ {among('?o', only)}?o <{CQKG}assumption>/<{CQKG}assumedPart> ?part }}"
+        )
+        if r[0] is not None and r[1] is not None
+    }
     rows = select(
         store,
-        f"""SELECT ?o ?year ?base (GROUP_CONCAT(?q; SEPARATOR="\\n") AS ?quotes)
-              (SAMPLE(?pa) AS ?period_assumed) (SAMPLE(?ba) AS ?base_assumed) WHERE {{
+        f"""SELECT ?o ?year ?base (GROUP_CONCAT(?q; SEPARATOR="\\n") AS ?quotes) WHERE {{
               {among("?o", only)}?o a <{CQKG}Observation> ; <{CQKG}quote> ?q ; <{CQKG}period> ?p .
               OPTIONAL {{ ?p <{CQKG}year> ?year }}
               OPTIONAL {{ ?o <{CQKG}baseIndicator> ?base }}
-              OPTIONAL {{ ?o <{CQKG}assumption>/<{CQKG}assumedPart> ?pa . FILTER(?pa = <{CQKG}period>) }}
-              OPTIONAL {{ ?o <{CQKG}assumption>/<{CQKG}assumedPart> ?ba . FILTER(?ba = <{CQKG}baseIndicator>) }}
-            }} GROUP BY ?o ?year ?base ORDER BY ?o""",
+            }} GROUP BY ?o ?year ?base""",
     )
     words: dict[str, list[str]] = {}
     for r in select(
@@ -223,14 +229,23 @@ def unstated_parts(src: Sources, store: ox.Store, labels: dict[str, str], only: 
         node: Any = r[0]
         quotes = r[3].value if r[3] is not None else ""
         year = r[1].value[:4] if r[1] is not None else None
-        if year and r[4] is None and year not in quotes and not RELATIVE_PERIOD.search(quotes):
+        if (
+            year
+            and (node.value, CQKG + "period") not in assumed
+            and year not in quotes
+            and not RELATIVE_PERIOD.search(quotes)
+        ):
             message = (
                 f'its quote states no period (neither {year} nor "this year", "first half", "as of" …): quote '
                 f"the sentence that does, or mark the period as your reading with {how.format(part='cqkg:period')}"
             )
             issues.append(_violation(src, labels, node, "cqkg:period", message, "unstated-period"))
         base = r[2].value if r[2] is not None else None
-        if base and r[5] is None and not any(w in quotes.lower() for w in words.get(base, [])):
+        if (
+            base
+            and (node.value, CQKG + "baseIndicator") not in assumed
+            and not any(w in quotes.lower() for w in words.get(base, []))
+        ):
             message = (
                 f"its quote does not name the measure {labels.get(base, compact(base))!r}: quote the sentence that "
                 f"does, or mark it as your reading with {how.format(part='cqkg:baseIndicator')}"
