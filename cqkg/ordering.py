@@ -5,9 +5,12 @@ is read back from the store each time: ordering 17,000 rows by a label took 1.5 
 that `metrics-by-indicator` takes at a million triples, and 1.4 s of `enterprises`' 2.0 s. cqkg
 runs a saved query without its ORDER BY and sorts the rows here, one key per row.
 
-The conditions must be plain variables (`?x`, `ASC(?x)`, `DESC(?x)`); otherwise (an expression,
-a variable a DISTINCT query does not project, a trailing VALUES) `Ordering.of` answers None and
-the store sorts; a trailing LIMIT or OFFSET is applied after the sort here. Terms order as SPARQL
+A condition is a variable (`?x`, `ASC(?x)`, `DESC(?x)`) or an expression (`STR(?x)`, `(?x + 1)`,
+`DESC(xsd:integer(?x))`), which the query then computes as a column of its own (`(expr AS
+?_cqkg_order_1)` in the projection, or a BIND when it projects `*`), dropped after the sort. The
+store sorts (`Ordering.of` answers None) only a query it cannot rewrite so: ordering by a variable
+or an expression of variables that a DISTINCT query does not project (it would change which rows
+are distinct), a trailing VALUES. A trailing LIMIT or OFFSET is applied after the sort here. Terms order as SPARQL
 1.1 says (section 15.1) and as Oxigraph does: unbound, blank nodes, IRIs, then literals; strings
 (with or without a language), numbers (xsd:integer, xsd:decimal, xsd:float, xsd:double with each
 other), and dates of one datatype written without a time zone each by value. Literals SPARQL does
@@ -70,6 +73,11 @@ class Ordering:
     added: tuple[str, ...]
     offset: int = 0
     limit: int | None = None
+    expressions: tuple[tuple[str, str], ...] = ()  # (added variable, the expression it holds)
+
+    def describe(self, var: str) -> str:
+        """How the query writes the condition `var` stands for: `?var`, or its expression."""
+        return dict(self.expressions).get(var, f"?{var}")
 
     @staticmethod
     def of(text: str) -> Ordering | None:
@@ -139,20 +147,41 @@ def _ordering_of(text: str) -> Ordering | None:
                 stop = min(stop, i)
     if select is None or order is None:
         return None
-    conditions = _conditions(toks[order + 2 : stop])
+    parsed = _conditions(toks[order + 2 : stop], text)
     window = _window(toks[stop:])
     projected, distinct, end = _projection(toks, select)
-    if not conditions or window is None or projected is None:
+    if not parsed or window is None or projected is None:
         return None
-    added = tuple(dict.fromkeys(v for v, _ in conditions if "*" not in projected and v not in projected))
+    conditions = [(v, d) for v, d, _ in parsed]
+    expressions = [(v, e) for v, _, e in parsed if e is not None]
+    plain = [v for v, _, e in parsed if e is None]
+    added = tuple(dict.fromkeys(v for v in plain if "*" not in projected and v not in projected))
     if added and (distinct or grouped):
         # another projected variable would change which rows are distinct, or need grouping
         return None
+    if expressions and distinct and not all(_variables(e) <= projected for _, e in expressions):
+        return None  # a value of an expression of other variables would change what is distinct
+    if expressions and "*" in projected and grouped:
+        return None
     body = text[: toks[order][2]]
+    if expressions and "*" in projected:
+        # Each expression as a BIND at the end of the WHERE group, where ORDER BY would evaluate it.
+        close = next(p for k, t, p in reversed(toks[:order]) if k == "brace" and t == "}")
+        binds = "".join(f" BIND(({e}) AS ?{v})" for v, e in expressions)
+        body = body[:close] + binds + " " + body[close:]
+    else:
+        added += tuple(f"({e} AS ?{v})" for v, e in expressions)
     if added:
         at = toks[end][2]
-        body = body[:at] + "".join(f"?{v} " for v in added) + body[at:]
-    return Ordering(body, tuple(conditions), added, *window)
+        body = body[:at] + "".join(a if a.startswith("(") else f"?{a} " for a in added) + " " + body[at:]
+    dropped = tuple(a for a in added if not a.startswith("(")) + tuple(v for v, _ in expressions)
+    return Ordering(body, tuple(conditions), dropped, *window, expressions=tuple(expressions))
+
+
+def _variables(expression: str) -> set[str]:
+    """The variables an expression mentions."""
+    toks = [(k, t) for k, t, _ in tokens(expression) if k != "comment" and not t.isspace()]
+    return {toks[i + 1][1] for i in range(len(toks) - 1) if toks[i][1] in ("?", "$") and toks[i + 1][0] == "word"}
 
 
 def _window(toks: list[tuple[str, str, int]]) -> tuple[int, int | None] | None:
@@ -169,28 +198,59 @@ def _window(toks: list[tuple[str, str, int]]) -> tuple[int, int | None] | None:
     return offset, limit
 
 
-def _conditions(toks: list[tuple[str, str, int]]) -> list[tuple[str, bool]] | None:
-    """[(variable, descending)] from the tokens after ORDER BY, or None for anything else."""
-    out: list[tuple[str, bool]] = []
+def _conditions(toks: list[tuple[str, str, int]], text: str) -> list[tuple[str, bool, str | None]] | None:
+    """[(variable, descending, expression)] from the tokens after ORDER BY, or None when they are
+    not a list of conditions. A condition that is an expression (`STR(?a)`, `(?a + 1)`,
+    `DESC(xsd:integer(?a))`) gets a variable of its own, `_cqkg_order_N`, with its text."""
+    out: list[tuple[str, bool, str | None]] = []
     i = 0
     while i < len(toks):
-        tok = toks[i][1]
-        if tok in ("?", "$") and i + 1 < len(toks) and toks[i + 1][0] == "word":
-            out.append((toks[i + 1][1], False))
+        kind, tok, _ = toks[i]
+        descending = False
+        if tok.upper() in ("ASC", "DESC") and [t[1] for t in toks[i + 1 : i + 2]] == ["("]:
+            descending = tok.upper() == "DESC"
+            end = _closing(toks, i + 1)
+            if end is None or end == i + 2:
+                return None
+            inner = toks[i + 2 : end]
+            start, stop = inner[0][2], toks[end][2]
+        elif tok in ("?", "$") and i + 1 < len(toks) and toks[i + 1][0] == "word":
+            out.append((toks[i + 1][1], False, None))
             i += 2
-        elif (
-            tok.upper() in ("ASC", "DESC")
-            and [t[1] for t in toks[i + 1 : i + 2]] == ["("]
-            and i + 4 < len(toks)
-            and toks[i + 2][1] in ("?", "$")
-            and toks[i + 3][0] == "word"
-            and toks[i + 4][1] == ")"
-        ):
-            out.append((toks[i + 3][1], tok.upper() == "DESC"))
-            i += 5
+            continue
+        elif tok == "(" or kind in ("word", "iri") or tok == ":":
+            # a bracketed expression, or a call: a built-in (STR), a prefixed name or an IRI, then (…)
+            j = i
+            while j < len(toks) and toks[j][1] != "(" and (toks[j][0] in ("word", "iri") or toks[j][1] == ":"):
+                j += 1
+            end = _closing(toks, j) if j < len(toks) and toks[j][1] == "(" else None
+            if end is None or (tok != "(" and j == i):
+                return None
+            inner = toks[i : end + 1]
+            start, stop = toks[i][2], toks[end][2] + 1
         else:
             return None
+        if len(inner) == 2 and inner[0][1] in ("?", "$") and inner[1][0] == "word":
+            out.append((inner[1][1], descending, None))  # ASC(?a), DESC(?a)
+        elif [t[1] for t in inner[:1] + inner[-1:]] == ["(", ")"] and len(inner) == 4 and inner[1][1] in ("?", "$"):
+            out.append((inner[2][1], descending, None))  # (?a)
+        else:
+            out.append((f"_cqkg_order_{len(out) + 1}", descending, text[start:stop]))
+        i = end + 1
     return out or None
+
+
+def _closing(toks: list[tuple[str, str, int]], at: int) -> int | None:
+    """The index of the `)` that closes the `(` at `at`, or None."""
+    depth = 0
+    for j in range(at, len(toks)):
+        if toks[j][1] == "(":
+            depth += 1
+        elif toks[j][1] == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+    return None
 
 
 def _projection(toks: list[tuple[str, str, int]], select: int) -> tuple[set[str] | None, bool, int]:

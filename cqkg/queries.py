@@ -104,7 +104,12 @@ def run_local(
         # reads strings back from the store at each comparison), otherwise by the store.
         ordering = Ordering.of(text)
         if ordering is not None:
-            return QueryResult(*ordering.sort(*_solutions(q, store.query(ordering.text))))
+            try:
+                solutions = store.query(ordering.text)
+            except SyntaxError:
+                solutions = None  # the query's own text says where the error is (below)
+            if solutions is not None:
+                return QueryResult(*ordering.sort(*_solutions(q, solutions)))
         res = store.query(text)
         if isinstance(res, ox.QueryBoolean):
             return _boolean(bool(res))

@@ -170,16 +170,19 @@ def refuse_unorderable(store: ox.Store, ordering: Ordering, options: dict[str, A
     Oxigraph's sort stops the whole process on such a column (its comparison of a number with a
     string is no total order), so the query runs first without its ORDER BY to look.
     """
-    result = store.query(ordering.text, **options)
+    try:
+        result = store.query(ordering.text, **options)
+    except SyntaxError:
+        return  # the query's own text then says where the error is
     if isinstance(result, ox.QuerySolutions):
         variables = [v.value for v in result.variables]
         mixed = ordering.mixed(variables, [tuple(solution) for solution in result])
         if mixed:
-            v = mixed[0]
+            v = ordering.describe(mixed[0])
             raise Refused(
                 400,
-                f"ORDER BY ?{v}: its values mix kinds of literals (numbers, strings, dates) that have no"
-                f" order between them; order by STR(?{v}), or keep one kind (FILTER(isNumeric(?{v})))",
+                f"ORDER BY {v}: its values mix kinds of literals (numbers, strings, dates) that have no"
+                f" order between them; order by STR({v}), or keep one kind (FILTER(isNumeric({v})))",
             )
 
 

@@ -29,6 +29,7 @@ from conftest import (
     GOLDEN_CASES,
     OXIGRAPH,
     PARAM_CASES,
+    copy_project,
     golden_path,
     run_cli,
     run_rdflib,
@@ -431,3 +432,22 @@ def test_assumptions_lists_every_assumed_part_with_reason_and_quote(built_projec
         "https://w3id.org/cqkg/id/obs/ap27-rd-intensity",
         "item",
     ) in by_fact  # the plan's R&D scope is the curator's reading
+
+
+def test_a_saved_query_ordered_by_an_expression_over_numbers_and_strings_runs(tmp_path):
+    """cqkg computes the expression as a column and sorts by it: the store's own sort stopped the
+    process (SIGABRT, exit 134) on a column mixing numbers and strings, so this runs apart."""
+    import sys
+
+    project = copy_project(tmp_path / "p")
+    (project / "queries" / "mixed-order.rq").write_text(
+        "#+ summary: objects, ordered\nSELECT ?s WHERE { ?s ?p ?o }\nORDER BY COALESCE(?o, 1) ?s LIMIT 3\n",
+        encoding="utf-8",
+    )
+    assert run_cli(project, "build").exit_code == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "cqkg", "query", "mixed-order", "-f", "csv", "--project", str(project)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(done.stdout.strip().splitlines()) == 1 + 3

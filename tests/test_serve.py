@@ -174,6 +174,15 @@ def test_an_order_over_numbers_and_strings_is_refused_and_the_server_stays_up(se
         assert status == 400, body
         assert b"ORDER BY ?o" in body and b"STR(?o)" in body
     assert count(served) == before
+    # An ORDER BY of an expression too: the store's sort aborted on it (`(?o)` is the variable).
+    for text, shown in (
+        ("SELECT ?o WHERE { ?s ?p ?o } ORDER BY (?o)", b"ORDER BY ?o"),
+        ("SELECT ?s WHERE { ?s ?p ?o } ORDER BY COALESCE(?o, 1)", b"ORDER BY COALESCE(?o, 1)"),
+        ("SELECT * WHERE { ?s ?p ?o } ORDER BY DESC(IF(isLiteral(?o), ?o, 0)) LIMIT 2", b"IF(isLiteral(?o), ?o, 0)"),
+    ):
+        status, body = served.query(text)
+        assert status == 400 and shown in body, body
+    assert count(served) == before
     # one kind of literal orders as usual, by the store
     status, body = served.query(
         'SELECT ?l WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l FILTER(lang(?l) = "en") } '
