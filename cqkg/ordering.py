@@ -173,7 +173,7 @@ def _ordering_of(text: str) -> Ordering | None:
         added += tuple(f"({e} AS ?{v})" for v, e in expressions)
     if added:
         at = toks[end][2]
-        body = body[:at] + "".join(a if a.startswith("(") else f"?{a} " for a in added) + " " + body[at:]
+        body = body[:at] + "".join((a if a.startswith("(") else f"?{a}") + " " for a in added) + body[at:]
     dropped = tuple(a for a in added if not a.startswith("(")) + tuple(v for v, _ in expressions)
     return Ordering(body, tuple(conditions), dropped, *window, expressions=tuple(expressions))
 
