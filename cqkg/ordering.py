@@ -10,15 +10,16 @@ A condition is a variable (`?x`, `ASC(?x)`, `DESC(?x)`) or an expression (`STR(?
 ?_cqkg_order_1)` in the projection, or a BIND when it projects `*`), dropped after the sort. The
 store sorts (`Ordering.of` answers None) only a query it cannot rewrite so: ordering by a variable
 or an expression of variables that a DISTINCT query does not project (it would change which rows
-are distinct), a trailing VALUES. A trailing LIMIT or OFFSET is applied after the sort here. Terms order as SPARQL
-1.1 says (section 15.1) and as Oxigraph does: unbound, blank nodes, IRIs, then literals; strings
-(with or without a language), numbers (xsd:integer, xsd:decimal, xsd:float, xsd:double with each
-other), and dates of one datatype written without a time zone each by value. Literals SPARQL does
-not compare with each other (a number and a string) are ordered by kind, each kind by value;
-literals of other datatypes, or with a time zone, as written. Oxigraph's comparison is not a total
-order on such a column, and its sort then aborts the whole process ("user-provided comparison
-function does not correctly implement a total order", pyoxigraph 0.5.13): one more reason to sort
-here (`mixed` names such columns).
+are distinct), a trailing VALUES. A trailing LIMIT or OFFSET is applied after the sort here.
+
+Terms order as SPARQL 1.1 says (section 15.1) and as Oxigraph does: unbound, blank nodes, IRIs,
+then literals; strings (with or without a language), numbers (xsd:integer, xsd:decimal, xsd:float,
+xsd:double with each other), and dates of one datatype written without a time zone each by value.
+Literals SPARQL does not compare with each other (a number and a string) are ordered by kind, each
+kind by value; literals of other datatypes, or with a time zone, as written. Oxigraph's comparison
+is not a total order on such a column, and its sort then aborts the whole process ("user-provided
+comparison function does not correctly implement a total order", pyoxigraph 0.5.13): one more
+reason to sort here (`mixed` names such columns).
 
 Rows that the conditions leave tied, which Oxigraph returns in no particular order (it sorts
 unstably), come in the order of their full content, so the output is the same on every run.
@@ -44,6 +45,7 @@ from .sparql import tokens
 from .terms import XSD, Term
 
 Row = tuple[Term | None, ...]
+Token = tuple[str, str, int]  # (kind, text, offset), as sparql.tokens gives them
 
 # Dates as Oxigraph's own types, without a time zone: then the lexical order is the time order
 # (a year of four digits, fixed-width fields). A time zone, a fraction of a second or a year
@@ -81,7 +83,7 @@ class Ordering:
 
     @staticmethod
     def of(text: str) -> Ordering | None:
-        """The ordering of a SELECT query that ends with ORDER BY of plain variables, or None."""
+        """The ordering of a SELECT query that ends with an ORDER BY cqkg can apply, or None."""
         return _ordering_of(text)
 
     def sort(self, variables: Sequence[str], rows: Sequence[Row]) -> tuple[list[str], list[Row]]:
@@ -130,7 +132,7 @@ class Ordering:
 # Parsed once per text: `cqkg serve` and the benchmark run the same query again and again.
 @functools.lru_cache(maxsize=256)
 def _ordering_of(text: str) -> Ordering | None:
-    toks = [(k, tok, pos) for k, tok, pos in tokens(text) if k != "comment" and not tok.isspace()]
+    toks = _significant(text)
     depth, select, order, stop, grouped = 0, None, None, len(toks), False
     for i, (kind, tok, _) in enumerate(toks):
         if kind == "brace":
@@ -178,13 +180,25 @@ def _ordering_of(text: str) -> Ordering | None:
     return Ordering(body, tuple(conditions), dropped, *window, expressions=tuple(expressions))
 
 
+def _significant(text: str) -> list[Token]:
+    """The query's tokens without comments and white space."""
+    return [(k, tok, pos) for k, tok, pos in tokens(text) if k != "comment" and not tok.isspace()]
+
+
+def _variable_at(toks: Sequence[Token], i: int) -> str | None:
+    """The name of the variable written at toks[i] (`?x` or `$x`), or None."""
+    if toks[i][1] in ("?", "$") and i + 1 < len(toks) and toks[i + 1][0] == "word":
+        return toks[i + 1][1]
+    return None
+
+
 def _variables(expression: str) -> set[str]:
     """The variables an expression mentions."""
-    toks = [(k, t) for k, t, _ in tokens(expression) if k != "comment" and not t.isspace()]
-    return {toks[i + 1][1] for i in range(len(toks) - 1) if toks[i][1] in ("?", "$") and toks[i + 1][0] == "word"}
+    toks = _significant(expression)
+    return {v for i in range(len(toks)) if (v := _variable_at(toks, i)) is not None}
 
 
-def _window(toks: list[tuple[str, str, int]]) -> tuple[int, int | None] | None:
+def _window(toks: list[Token]) -> tuple[int, int | None] | None:
     """(offset, limit) from a trailing `LIMIT n` / `OFFSET n`; None for anything else (VALUES)."""
     offset, limit = 0, None
     for i in range(0, len(toks), 2):
@@ -198,7 +212,7 @@ def _window(toks: list[tuple[str, str, int]]) -> tuple[int, int | None] | None:
     return offset, limit
 
 
-def _conditions(toks: list[tuple[str, str, int]], text: str) -> list[tuple[str, bool, str | None]] | None:
+def _conditions(toks: list[Token], text: str) -> list[tuple[str, bool, str | None]] | None:
     """[(variable, descending, expression)] from the tokens after ORDER BY, or None when they are
     not a list of conditions. A condition that is an expression (`STR(?a)`, `(?a + 1)`,
     `DESC(xsd:integer(?a))`) gets a variable of its own, `_cqkg_order_N`, with its text."""
@@ -214,8 +228,8 @@ def _conditions(toks: list[tuple[str, str, int]], text: str) -> list[tuple[str, 
                 return None
             inner = toks[i + 2 : end]
             start, stop = inner[0][2], toks[end][2]
-        elif tok in ("?", "$") and i + 1 < len(toks) and toks[i + 1][0] == "word":
-            out.append((toks[i + 1][1], False, None))
+        elif (var := _variable_at(toks, i)) is not None:
+            out.append((var, False, None))
             i += 2
             continue
         elif tok == "(" or kind in ("word", "iri") or tok == ":":
@@ -230,17 +244,17 @@ def _conditions(toks: list[tuple[str, str, int]], text: str) -> list[tuple[str, 
             start, stop = toks[i][2], toks[end][2] + 1
         else:
             return None
-        if len(inner) == 2 and inner[0][1] in ("?", "$") and inner[1][0] == "word":
-            out.append((inner[1][1], descending, None))  # ASC(?a), DESC(?a)
-        elif [t[1] for t in inner[:1] + inner[-1:]] == ["(", ")"] and len(inner) == 4 and inner[1][1] in ("?", "$"):
-            out.append((inner[2][1], descending, None))  # (?a)
+        if len(inner) == 2 and (var := _variable_at(inner, 0)) is not None:
+            out.append((var, descending, None))  # ASC(?a), DESC(?a)
+        elif len(inner) == 4 and inner[0][1] == "(" and inner[3][1] == ")" and (var := _variable_at(inner, 1)):
+            out.append((var, descending, None))  # (?a)
         else:
             out.append((f"_cqkg_order_{len(out) + 1}", descending, text[start:stop]))
         i = end + 1
     return out or None
 
 
-def _closing(toks: list[tuple[str, str, int]], at: int) -> int | None:
+def _closing(toks: list[Token], at: int) -> int | None:
     """The index of the `)` that closes the `(` at `at`, or None."""
     depth = 0
     for j in range(at, len(toks)):
@@ -253,7 +267,7 @@ def _closing(toks: list[tuple[str, str, int]], at: int) -> int | None:
     return None
 
 
-def _projection(toks: list[tuple[str, str, int]], select: int) -> tuple[set[str] | None, bool, int]:
+def _projection(toks: list[Token], select: int) -> tuple[set[str] | None, bool, int]:
     """(projected variables or {"*"}, DISTINCT/REDUCED, index of the token ending the clause)."""
     projected: set[str] = set()
     distinct, parens = False, 0
@@ -269,10 +283,10 @@ def _projection(toks: list[tuple[str, str, int]], select: int) -> tuple[set[str]
             parens -= 1
         elif tok == "*" and parens == 0:
             projected = {"*"}
-        elif tok in ("?", "$") and i + 1 < len(toks) and toks[i + 1][0] == "word":
+        elif (var := _variable_at(toks, i)) is not None:
             # in `(expr AS ?v)` the variable after AS is projected, those in expr are not
             if parens == 0 or toks[i - 1][1].upper() == "AS":
-                projected.add(toks[i + 1][1])
+                projected.add(var)
     return None, distinct, len(toks)
 
 
