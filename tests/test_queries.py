@@ -365,19 +365,28 @@ def test_embedded_engine_and_rdflib_agree(engines, name, param):
 NEV_TARGET_QUOTE = 'The city aims to produce 1.3 million \\"Chongqing-made\\" electric vehicles by 2025'
 INJECTED = """
 obs:zz-injected-{n} a cqkg:Observation ;
-    cqkg:subject cq:Chongqing ; cqkg:item cq:NewEnergyVehicles ; cqkg:indicator ind:ProductionVolume ;
+    cqkg:subject cq:Chongqing ; {item}cqkg:indicator ind:ProductionVolume ;
     cqkg:value {value} ; cqkg:unit unit:Vehicle ; cqkg:period period:{period} ; cqkg:status cqkg:{status} ;
     cqkg:derivation "an injected conflict" ;
     cqkg:source src:quality-chain-2025-h1 ; cqkg:quote "{quote}" .
 """
 
 
-def inject(project: Path, *observations: tuple[str, str, str]) -> list[dict]:
+def inject(project: Path, *observations: tuple[str, str, str], item: bool = True, first: int = 0) -> list[dict]:
     """Add observations of Chongqing's NEV production (value, period, status), build, and return
-    the conflicting-values rows that involve them."""
+    the conflicting-values rows that involve them. Without `item`, the observations name no item
+    (a production volume of Chongqing as a whole). `first` numbers the observations of a second
+    injection after those of the first."""
     seed = project / "seeds" / "2025-h1-quality-chain-new-productive-forces.ttl"
     extra = "".join(
-        INJECTED.format(n=i, value=v, period=p, status=s, quote=NEV_TARGET_QUOTE)
+        INJECTED.format(
+            n=first + i,
+            value=v,
+            period=p,
+            status=s,
+            quote=NEV_TARGET_QUOTE,
+            item="cqkg:item cq:NewEnergyVehicles ; " if item else "",
+        )
         for i, (v, p, s) in enumerate(observations)
     )
     seed.write_text(seed.read_text(encoding="utf-8") + extra, encoding="utf-8")
@@ -409,6 +418,15 @@ def test_actual_values_conflict_only_for_the_same_stretch_of_time(seed_project):
     )
     values = sorted(tuple(sorted((str(Decimal(r["value_a"])), str(Decimal(r["value_b"]))))) for r in found)
     assert values == [("489300", "500000")], found
+
+
+def test_observations_without_an_item_conflict_too(seed_project):
+    # Two values of the same measure with no item: a label lookup keyed on the item alone used to
+    # join every label in the graph for them, and the pair was filtered out.
+    found = inject(seed_project, ("1400000.0", "2025", "Target"), ("1500000.0", "2025", "Target"), item=False)
+    pairs = {tuple(sorted((str(Decimal(r["value_a"])), str(Decimal(r["value_b"]))))) for r in found}
+    assert pairs == {("1400000", "1500000")}, found
+    assert all(not r.get("item_label") for r in found), found
 
 
 def test_assumptions_lists_every_assumed_part_with_reason_and_quote(built_project):
