@@ -452,6 +452,26 @@ def test_assumptions_lists_every_assumed_part_with_reason_and_quote(built_projec
     ) in by_fact  # the plan's R&D scope is the curator's reading
 
 
+def test_an_assumed_part_without_a_value_is_one_row_not_one_per_label():
+    # An assumption may name a part the fact leaves out (SHACL does not require it there): the
+    # value's label was looked up outside the OPTIONAL that binds it, so an unbound value joined
+    # every English label in the graph, each row claiming that label as the assumed value.
+    store = ox.Store()
+    store.load(
+        b"""@prefix cqkg: <https://w3id.org/cqkg/ontology#> . @prefix cq: <https://w3id.org/cqkg/id/> .
+        @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+        cq:fact a cqkg:Observation ; cqkg:subject cq:X ;
+            cqkg:assumption [ cqkg:assumedPart cqkg:item ; cqkg:reason "why" ] ;
+            cqkg:source cq:source ; cqkg:quote "the sentence" .
+        cq:X rdfs:label "X"@en . cq:Y rdfs:label "Y"@en . cq:Z rdfs:label "Z"@en .""",
+        ox.RdfFormat.TURTLE,
+    )
+    found = run_local(store, CATALOG.get("assumptions"), {})
+    assert len(found.rows) == 1, found.rows
+    row = dict(zip(found.variables, found.rows[0]))
+    assert row["part"].value == "item" and row["assumed"] is None
+
+
 def test_a_saved_query_ordered_by_an_expression_over_numbers_and_strings_runs(tmp_path):
     """cqkg computes the expression as a column and sorts by it: the store's own sort stopped the
     process (SIGABRT, exit 134) on a column mixing numbers and strings, so this runs apart."""
