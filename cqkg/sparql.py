@@ -163,9 +163,19 @@ def with_values(text: str, bindings: dict[str, Term]) -> str:
     >>> import pyoxigraph as ox
     >>> with_values("SELECT ?x WHERE { ?x ?p ?o }", {"x": ox.NamedNode("http://e/a")})
     'SELECT ?x WHERE { VALUES (?x) { (<http://e/a>) }  ?x ?p ?o }'
+
+    A subquery is evaluated on its own, before the outer VALUES block can narrow it. Where the
+    query's author knows that narrowing it changes nothing (its rows join the outer ones on that
+    variable), the subquery says so with `VALUES ?x { UNDEF }`, which matches any value when the
+    text is run as it is, and the value is put in its place:
+
+    >>> with_values("SELECT ?x WHERE { { SELECT ?x WHERE { VALUES ?x { UNDEF } ?x ?p ?o } } }",
+    ...             {"x": ox.NamedNode("http://e/a")})
+    'SELECT ?x WHERE { VALUES (?x) { (<http://e/a>) }  { SELECT ?x WHERE { VALUES ?x { <http://e/a> } ?x ?p ?o } } }'
     """
     if not bindings:
         return text
+    text = _fill_undef(text, bindings)
     seen_where = False
     for kind, tok, pos in tokens(text):
         if kind == "word" and tok.upper() == "WHERE":
@@ -175,3 +185,17 @@ def with_values(text: str, bindings: dict[str, Term]) -> str:
             vals = " ".join(str(v) for v in bindings.values())
             return f"{text[: pos + 1]} VALUES ({names}) {{ ({vals}) }} {text[pos + 1 :]}"
     raise CqkgError("cannot bind parameters: the query has no WHERE { ... } group")
+
+
+def _fill_undef(text: str, bindings: dict[str, Term]) -> str:
+    """Each `VALUES ?x { UNDEF }` of a bound variable ?x, with the value in place of UNDEF."""
+    toks = [(kind, tok, pos) for kind, tok, pos in tokens(text) if kind != "comment" and not tok.isspace()]
+    places: list[tuple[int, int, str]] = []
+    for i in range(len(toks) - 5):
+        (k0, t0, _), (_, t1, _), (k2, t2, _), (_, t3, _), (k4, t4, pos), (_, t5, _) = toks[i : i + 6]
+        if k0 == "word" and t0.upper() == "VALUES" and t1 in "?$" and k2 == "word" and t2 in bindings:
+            if t3 == "{" and k4 == "word" and t4.upper() == "UNDEF" and t5 == "}":
+                places.append((pos, pos + len(t4), str(bindings[t2])))
+    for start, end, value in reversed(places):
+        text = text[:start] + value + text[end:]
+    return text
