@@ -91,7 +91,7 @@ class Ordering:
         index = {v: i for i, v in enumerate(variables)}
         # A variable the query never binds (with SELECT * it is not even a column) is unbound.
         columns = [
-            list(map(_column_key(rows, index[var]), rows)) if var in index else [(0,)] * len(rows)
+            _column_keys(rows, index[var]) if var in index else [(0,)] * len(rows)
             for var, _ in self.conditions
         ]
         # One stable sort per condition, the last first; then rows left tied by every condition
@@ -294,13 +294,17 @@ def _content(row: Row) -> tuple[tuple[int, str], ...]:
     return tuple((-1, "") if t is None else (0, str(t)) for t in row)
 
 
-def _column_key(rows: Sequence[Row], col: int) -> Callable[[Row], Any]:
-    """A row key that orders column `col` as SPARQL does (see the module's docstring)."""
-    kinds = {_literal_kind(t) for t in (row[col] for row in rows) if isinstance(t, ox.Literal)}
+def _column_keys(rows: Sequence[Row], col: int) -> list[Any]:
+    """Each row's key for column `col`, ordering as SPARQL does (see the module's docstring).
+
+    A key is computed once per distinct term: a column of 17,000 rows holds a few dozen dates or
+    units, and each key of a number or a date parses its text.
+    """
+    terms = {row[col] for row in rows}
+    kinds = {_literal_kind(t) for t in terms if isinstance(t, ox.Literal)}
     mixed = len(kinds) > 1
 
-    def key(row: Row) -> tuple[Any, ...]:
-        t = row[col]
+    def key(t: Term | None) -> tuple[Any, ...]:
         if t is None:
             return (0,)
         if isinstance(t, ox.BlankNode):
@@ -314,7 +318,8 @@ def _column_key(rows: Sequence[Row], col: int) -> Callable[[Row], Any]:
         # a Decimal with a float exactly); other kinds apart, each by value.
         return (3, _family(kind), _LITERAL_KEYS[kind.split(" ")[0]](t))
 
-    return key
+    keys = {t: key(t) for t in terms}
+    return [keys[row[col]] for row in rows]
 
 
 def _family(kind: str) -> str:
