@@ -90,10 +90,7 @@ class Ordering:
         """(variables, rows) in order, without the variables added for the sort."""
         index = {v: i for i, v in enumerate(variables)}
         # A variable the query never binds (with SELECT * it is not even a column) is unbound.
-        columns = [
-            _column_keys(rows, index[var]) if var in index else [(0,)] * len(rows)
-            for var, _ in self.conditions
-        ]
+        columns = [_column_keys(rows, index[var]) if var in index else [(0,)] * len(rows) for var, _ in self.conditions]
         # One stable sort per condition, the last first; then rows left tied by every condition
         # in the order of their content.
         order = list(range(len(rows)))
