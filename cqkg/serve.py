@@ -34,7 +34,7 @@ from .formats import format_result
 from .manifest import build_is_current, open_store
 from .ordering import Ordering
 from .project import Project
-from .queries import run_local
+from .queries import QueryResult, run_local
 from .sparql import UncheckableQuery, uses_service
 from .terms import PREFIXES
 
@@ -143,8 +143,16 @@ def run_query(build: LatestBuild, text: str, accept: str, default_graphs: list[s
     for attempt in (1, 2):
         store = build.store() if attempt == 1 else build.reopen()
         try:
-            if ordering is not None:
-                refuse_unorderable(store, ordering, options)
+            ordered = sorted_answer(store, ordering, options) if ordering is not None else None
+            if ordered is not None:
+                chosen = negotiate(accept, _RESULT_TYPES, "application/sparql-results+json")
+                if chosen is None:
+                    raise Refused(406, f"results can be sent as {', '.join(_RESULT_TYPES)}")
+                # cqkg's rows as SPARQL JSON; Oxigraph's own serialisers for the other formats.
+                body = format_result(ordered, "json").encode()
+                if chosen[1] != ox.QueryResultsFormat.JSON:
+                    body = ox.parse_query_results(body, ox.QueryResultsFormat.JSON).serialize(format=chosen[1]) or b""
+                return chosen[0], body
             result = store.query(text, **options)
             if isinstance(result, ox.QueryTriples):
                 chosen = negotiate(accept, _GRAPH_TYPES, "application/n-triples")
@@ -164,26 +172,30 @@ def run_query(build: LatestBuild, text: str, accept: str, default_graphs: list[s
     raise AssertionError("unreachable")
 
 
-def refuse_unorderable(store: ox.Store, ordering: Ordering, options: dict[str, Any]) -> None:
-    """Refuse an ORDER BY of a column that mixes kinds of literals, before the store sorts it.
+def sorted_answer(store: ox.Store, ordering: Ordering, options: dict[str, Any]) -> QueryResult | None:
+    """The query's rows without its ORDER BY, sorted by cqkg, or None when that text is no SELECT.
 
-    Oxigraph's sort stops the whole process on such a column (its comparison of a number with a
-    string is no total order), so the query runs first without its ORDER BY to look.
+    Oxigraph's sort stops the whole process on a column that mixes kinds of literals (its
+    comparison of a number with a string is no total order): such an ORDER BY is refused.
+    cqkg's sort orders as SPARQL and Oxigraph do (cqkg.ordering), so the query runs once.
     """
     try:
         result = store.query(ordering.text, **options)
     except SyntaxError:
-        return  # the query's own text then says where the error is
-    if isinstance(result, ox.QuerySolutions):
-        variables = [v.value for v in result.variables]
-        mixed = ordering.mixed(variables, [tuple(solution) for solution in result])
-        if mixed:
-            v = ordering.describe(mixed[0])
-            raise Refused(
-                400,
-                f"ORDER BY {v}: its values mix kinds of literals (numbers, strings, dates) that have no"
-                f" order between them; order by STR({v}), or keep one kind (FILTER(isNumeric({v})))",
-            )
+        return None  # the query's own text then says where the error is
+    if not isinstance(result, ox.QuerySolutions):
+        return None
+    variables = [v.value for v in result.variables]
+    rows = [tuple(solution) for solution in result]
+    mixed = ordering.mixed(variables, rows)
+    if mixed:
+        v = ordering.describe(mixed[0])
+        raise Refused(
+            400,
+            f"ORDER BY {v}: its values mix kinds of literals (numbers, strings, dates) that have no"
+            f" order between them; order by STR({v}), or keep one kind (FILTER(isNumeric({v})))",
+        )
+    return QueryResult(*ordering.sort(variables, rows))
 
 
 def run_saved(build: LatestBuild, project: Project, name: str, raw: dict[str, str]) -> bytes:

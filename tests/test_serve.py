@@ -183,7 +183,7 @@ def test_an_order_over_numbers_and_strings_is_refused_and_the_server_stays_up(se
         status, body = served.query(text)
         assert status == 400 and shown in body, body
     assert count(served) == before
-    # one kind of literal orders as usual, by the store
+    # one kind of literal orders as usual (by cqkg, as the store would)
     status, body = served.query(
         'SELECT ?l WHERE { ?s <http://www.w3.org/2000/01/rdf-schema#label> ?l FILTER(lang(?l) = "en") } '
         "ORDER BY ?l LIMIT 3"
@@ -211,3 +211,56 @@ def test_a_saved_query_over_numbers_and_strings_is_ordered_by_cqkg(tmp_path):
         assert count(s) > 0  # still up
     finally:
         s.stop()
+
+
+class _CountingBuild:
+    """A stand-in for serve.LatestBuild whose store counts the queries it evaluates."""
+
+    def __init__(self, store):
+        self.inner, self.queries = store, 0
+
+    def query(self, *args, **kwargs):
+        self.queries += 1
+        return self.inner.query(*args, **kwargs)
+
+    def store(self):
+        return self
+
+    def reopen(self):
+        return self
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["application/sparql-results+json", "application/sparql-results+xml", "text/csv", "text/tab-separated-values"],
+)
+def test_an_ordered_client_query_runs_once_and_answers_in_the_order_and_format_asked(accept):
+    # The rows were read once without the ORDER BY (to refuse a column mixing kinds of literals)
+    # and then the whole query ran again for the store to sort: twice the work for every client.
+    import pyoxigraph as ox
+
+    from cqkg.serve import _RESULT_TYPES, run_query
+
+    store = ox.Store()
+    for i, label in enumerate(["pear", "apple", "fig", "apple"]):
+        s = ox.NamedNode(f"http://x/{i}")
+        store.add(ox.Quad(s, ox.NamedNode("http://x/label"), ox.Literal(label)))
+        store.add(
+            ox.Quad(
+                s,
+                ox.NamedNode("http://x/rank"),
+                ox.Literal(str(10 - i), datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")),
+            )
+        )
+    text = "SELECT ?s ?l WHERE { ?s <http://x/label> ?l ; <http://x/rank> ?r } ORDER BY ?l DESC(?r) LIMIT 3"
+    build = _CountingBuild(store)
+    content_type, body = run_query(build, text, accept, [])
+    assert content_type == accept and build.queries == 1
+    fmt = _RESULT_TYPES[accept]
+    theirs = store.query(text).serialize(format=fmt)  # the store's own sort and serialiser
+    if fmt == ox.QueryResultsFormat.JSON:  # the same rows; cqkg's JSON is indented
+        ours = [tuple(map(str, row)) for row in ox.parse_query_results(body, fmt)]
+        assert ours == [tuple(map(str, row)) for row in ox.parse_query_results(theirs, fmt)]
+        assert ours == [("<http://x/1>", '"apple"'), ("<http://x/3>", '"apple"'), ("<http://x/2>", '"fig"')]
+    else:
+        assert body == theirs
