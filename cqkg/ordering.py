@@ -86,6 +86,19 @@ class Ordering:
         """The ordering of a SELECT query that ends with an ORDER BY cqkg can apply, or None."""
         return _ordering_of(text)
 
+    @staticmethod
+    def to_check(text: str) -> Ordering | None:
+        """For an ORDER BY left to the store (Ordering.of is None): an Ordering whose text gives
+        every value the store would sort, to look at them first with `mixed`. Oxigraph's sort
+        aborts the process on a column that mixes kinds of literals, whoever sorts. Its text
+        drops DISTINCT (the order is applied before it) and projects what is ordered by; it is
+        not for sorting. None when the query has no ORDER BY that can be read.
+
+        >>> Ordering.to_check("SELECT DISTINCT ?s WHERE { ?s ?p ?o } ORDER BY ?o").text
+        'SELECT  ?s ?o WHERE { ?s ?p ?o } '
+        """
+        return _ordering_of(text, to_check=True)
+
     def sort(self, variables: Sequence[str], rows: Sequence[Row]) -> tuple[list[str], list[Row]]:
         """(variables, rows) in order, without the variables added for the sort."""
         index = {v: i for i, v in enumerate(variables)}
@@ -109,6 +122,17 @@ class Ordering:
             return list(variables), ordered
         return [variables[i] for i in keep], [tuple(row[i] for i in keep) for row in ordered]
 
+    def unorderable(self, variables: Sequence[str], rows: Sequence[Row]) -> str | None:
+        """Why the store could not sort these rows (see `mixed`), for the person who asked; or None."""
+        mixed = self.mixed(variables, rows)
+        if not mixed:
+            return None
+        v = self.describe(mixed[0])
+        return (
+            f"ORDER BY {v}: its values mix kinds of literals (numbers, strings, dates) that have no"
+            f" order between them; order by STR({v}), or keep one kind (FILTER(isNumeric({v})))"
+        )
+
     def mixed(self, variables: Sequence[str], rows: Sequence[Row]) -> list[str]:
         """The ordering variables whose values mix kinds of literals (a number and a string, two
         datatypes SPARQL does not compare): Oxigraph's ORDER BY aborts the process on such a column."""
@@ -128,7 +152,7 @@ class Ordering:
 
 # Parsed once per text: `cqkg serve` and the benchmark run the same query again and again.
 @functools.lru_cache(maxsize=256)
-def _ordering_of(text: str) -> Ordering | None:
+def _ordering_of(text: str, to_check: bool = False) -> Ordering | None:
     toks = _significant(text)
     depth, select, order, stop, grouped = 0, None, None, len(toks), False
     for i, (kind, tok, _) in enumerate(toks):
@@ -155,10 +179,10 @@ def _ordering_of(text: str) -> Ordering | None:
     expressions = [(v, e) for v, _, e in parsed if e is not None]
     plain = [v for v, _, e in parsed if e is None]
     added = tuple(dict.fromkeys(v for v in plain if "*" not in projected and v not in projected))
-    if added and (distinct or grouped):
+    if added and (distinct or grouped) and not to_check:
         # another projected variable would change which rows are distinct, or need grouping
         return None
-    if expressions and distinct and not all(_variables(e) <= projected for _, e in expressions):
+    if expressions and distinct and not all(_variables(e) <= projected for _, e in expressions) and not to_check:
         return None  # a value of an expression of other variables would change what is distinct
     if expressions and "*" in projected and grouped:
         return None
@@ -173,6 +197,10 @@ def _ordering_of(text: str) -> Ordering | None:
     if added:
         at = toks[end][2]
         body = body[:at] + "".join((a if a.startswith("(") else f"?{a}") + " " for a in added) + body[at:]
+    if to_check and distinct:
+        # after the insertions above, which come later in the text
+        at, word = next((pos, tok) for _, tok, pos in toks[select:end] if tok.upper() in ("DISTINCT", "REDUCED"))
+        body = body[:at] + body[at + len(word) :]
     dropped = tuple(a for a in added if not a.startswith("(")) + tuple(v for v, _ in expressions)
     return Ordering(body, tuple(conditions), dropped, *window, expressions=tuple(expressions))
 

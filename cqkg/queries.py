@@ -110,6 +110,8 @@ def run_local(
                 solutions = None  # the query's own text says where the error is (below)
             if solutions is not None:
                 return QueryResult(*ordering.sort(*_solutions(q, solutions)))
+        else:
+            _refuse_unorderable(store, q, Ordering.to_check(text))
         res = store.query(text)
         if isinstance(res, ox.QueryBoolean):
             return _boolean(bool(res))
@@ -118,6 +120,21 @@ def run_local(
         raise _syntax_error(q, e) from None
     except (OSError, RuntimeError, ValueError) as e:
         raise CqkgError(f"{q.path.name}: query {q.name!r} failed: {e}") from None
+
+
+def _refuse_unorderable(store: ox.Store, q: SavedQuery, check: Ordering | None) -> None:
+    """An ORDER BY left to the store (a DISTINCT query ordered by what it does not project): its
+    values are looked at first, as Oxigraph's sort aborts the process on a column it cannot sort."""
+    if check is None:
+        return
+    try:
+        solutions = store.query(check.text)
+    except SyntaxError:
+        return  # the query's own text says where the error is
+    if isinstance(solutions, ox.QuerySolutions):
+        why = check.unorderable(*_solutions(q, solutions))
+        if why:
+            raise CqkgError(f"{q.path.name}: {why}")
 
 
 def _solutions(q: SavedQuery, res: object) -> tuple[list[str], list[tuple[Term | None, ...]]]:

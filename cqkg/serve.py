@@ -140,9 +140,12 @@ def run_query(build: LatestBuild, text: str, accept: str, default_graphs: list[s
         except ValueError:
             raise Refused(400, "default-graph-uri must be an IRI") from None
     ordering = Ordering.of(text)
+    check = Ordering.to_check(text) if ordering is None else None
     for attempt in (1, 2):
         store = build.store() if attempt == 1 else build.reopen()
         try:
+            if check is not None:  # an ORDER BY the store applies: its values looked at first
+                refuse_unorderable(store, check, options)
             ordered = sorted_answer(store, ordering, options) if ordering is not None else None
             if ordered is not None:
                 chosen = negotiate(accept, _RESULT_TYPES, "application/sparql-results+json")
@@ -187,15 +190,22 @@ def sorted_answer(store: ox.Store, ordering: Ordering, options: dict[str, Any]) 
         return None
     variables = [v.value for v in result.variables]
     rows = [tuple(solution) for solution in result]
-    mixed = ordering.mixed(variables, rows)
-    if mixed:
-        v = ordering.describe(mixed[0])
-        raise Refused(
-            400,
-            f"ORDER BY {v}: its values mix kinds of literals (numbers, strings, dates) that have no"
-            f" order between them; order by STR({v}), or keep one kind (FILTER(isNumeric({v})))",
-        )
+    why = ordering.unorderable(variables, rows)
+    if why:
+        raise Refused(400, why)
     return QueryResult(*ordering.sort(variables, rows))
+
+
+def refuse_unorderable(store: ox.Store, check: Ordering, options: dict[str, Any]) -> None:
+    """Refuse an ORDER BY the store would apply (Ordering.to_check) to a column it cannot sort."""
+    try:
+        result = store.query(check.text, **options)
+    except SyntaxError:
+        return  # the query's own text then says where the error is
+    if isinstance(result, ox.QuerySolutions):
+        why = check.unorderable([v.value for v in result.variables], [tuple(s) for s in result])
+        if why:
+            raise Refused(400, why)
 
 
 def run_saved(build: LatestBuild, project: Project, name: str, raw: dict[str, str]) -> bytes:

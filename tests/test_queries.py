@@ -487,6 +487,37 @@ def test_an_assumed_part_without_a_value_is_one_row_not_one_per_label():
     assert row["part"].value == "item" and row["assumed"] is None
 
 
+def test_a_distinct_query_the_store_must_sort_over_numbers_and_strings_is_refused_not_aborted(tmp_path):
+    """Ordered by what it does not project, a DISTINCT query is sorted by the store (cqkg's sort
+    cannot apply the order before DISTINCT): its values are looked at first, and a column mixing
+    numbers and strings is one line and exit 2 (the query asks what cannot be done), where the
+    store's sort stopped the process."""
+    import sys
+
+    project = copy_project(tmp_path / "p")
+    (project / "queries" / "mixed-distinct.rq").write_text(
+        "#+ summary: subjects, by object\nSELECT DISTINCT ?s WHERE { ?s ?p ?o }\nORDER BY ?o\n", encoding="utf-8"
+    )
+    (project / "queries" / "one-kind-distinct.rq").write_text(
+        "#+ summary: labelled things, by label\nPREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+        "SELECT DISTINCT ?s WHERE { ?s rdfs:label ?l FILTER(lang(?l) = 'en') }\nORDER BY ?l LIMIT 3\n",
+        encoding="utf-8",
+    )
+    assert run_cli(project, "build").exit_code == 0
+    for name, code in (("mixed-distinct", 2), ("one-kind-distinct", 0)):
+        done = subprocess.run(
+            [sys.executable, "-m", "cqkg", "query", name, "-f", "csv", "--project", str(project)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == code, (name, done.returncode, done.stderr[-2000:])
+    refused = subprocess.run(
+        [sys.executable, "-m", "cqkg", "query", "mixed-distinct", "--project", str(project)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "mixed-distinct.rq: ORDER BY ?o: its values mix kinds of literals" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+
 def test_a_saved_query_ordered_by_an_expression_over_numbers_and_strings_runs(tmp_path):
     """cqkg computes the expression as a column and sorts by it: the store's own sort stopped the
     process (SIGABRT, exit 134) on a column mixing numbers and strings, so this runs apart."""

@@ -179,6 +179,8 @@ def test_an_order_over_numbers_and_strings_is_refused_and_the_server_stays_up(se
         ("SELECT ?o WHERE { ?s ?p ?o } ORDER BY (?o)", b"ORDER BY ?o"),
         ("SELECT ?s WHERE { ?s ?p ?o } ORDER BY COALESCE(?o, 1)", b"ORDER BY COALESCE(?o, 1)"),
         ("SELECT * WHERE { ?s ?p ?o } ORDER BY DESC(IF(isLiteral(?o), ?o, 0)) LIMIT 2", b"IF(isLiteral(?o), ?o, 0)"),
+        # ordered by what a DISTINCT query does not project: sorted by the store, looked at first
+        ("SELECT DISTINCT ?s WHERE { ?s ?p ?o } ORDER BY ?o", b"ORDER BY ?o"),
     ):
         status, body = served.query(text)
         assert status == 400 and shown in body, body
