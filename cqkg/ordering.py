@@ -41,11 +41,10 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from .sparql import tokens
+from .sparql import Token, significant_tokens, variable_at
 from .terms import XSD, Term
 
 Row = tuple[Term | None, ...]
-Token = tuple[str, str, int]  # (kind, text, offset), as sparql.tokens gives them
 
 # Dates as Oxigraph's own types, without a time zone: then the lexical order is the time order
 # (a year of four digits, fixed-width fields). A time zone, a fraction of a second or a year
@@ -153,7 +152,7 @@ class Ordering:
 # Parsed once per text: `cqkg serve` and the benchmark run the same query again and again.
 @functools.lru_cache(maxsize=256)
 def _ordering_of(text: str, to_check: bool = False) -> Ordering | None:
-    toks = _significant(text)
+    toks = significant_tokens(text)
     depth, select, order, stop, grouped = 0, None, None, len(toks), False
     for i, (kind, tok, _) in enumerate(toks):
         if kind == "brace":
@@ -205,22 +204,10 @@ def _ordering_of(text: str, to_check: bool = False) -> Ordering | None:
     return Ordering(body, tuple(conditions), dropped, *window, expressions=tuple(expressions))
 
 
-def _significant(text: str) -> list[Token]:
-    """The query's tokens without comments and white space."""
-    return [(k, tok, pos) for k, tok, pos in tokens(text) if k != "comment" and not tok.isspace()]
-
-
-def _variable_at(toks: Sequence[Token], i: int) -> str | None:
-    """The name of the variable written at toks[i] (`?x` or `$x`), or None."""
-    if toks[i][1] in ("?", "$") and i + 1 < len(toks) and toks[i + 1][0] == "word":
-        return toks[i + 1][1]
-    return None
-
-
 def _variables(expression: str) -> set[str]:
     """The variables an expression mentions."""
-    toks = _significant(expression)
-    return {v for i in range(len(toks)) if (v := _variable_at(toks, i)) is not None}
+    toks = significant_tokens(expression)
+    return {v for i in range(len(toks)) if (v := variable_at(toks, i)) is not None}
 
 
 def _window(toks: list[Token]) -> tuple[int, int | None] | None:
@@ -253,7 +240,7 @@ def _conditions(toks: list[Token], text: str) -> list[tuple[str, bool, str | Non
                 return None
             inner = toks[i + 2 : end]
             start, stop = inner[0][2], toks[end][2]
-        elif (var := _variable_at(toks, i)) is not None:
+        elif (var := variable_at(toks, i)) is not None:
             out.append((var, False, None))
             i += 2
             continue
@@ -269,9 +256,9 @@ def _conditions(toks: list[Token], text: str) -> list[tuple[str, bool, str | Non
             start, stop = toks[i][2], toks[end][2] + 1
         else:
             return None
-        if len(inner) == 2 and (var := _variable_at(inner, 0)) is not None:
+        if len(inner) == 2 and (var := variable_at(inner, 0)) is not None:
             out.append((var, descending, None))  # ASC(?a), DESC(?a)
-        elif len(inner) == 4 and inner[0][1] == "(" and inner[3][1] == ")" and (var := _variable_at(inner, 1)):
+        elif len(inner) == 4 and inner[0][1] == "(" and inner[3][1] == ")" and (var := variable_at(inner, 1)):
             out.append((var, descending, None))  # (?a)
         else:
             out.append((f"_cqkg_order_{len(out) + 1}", descending, text[start:stop]))
@@ -308,7 +295,7 @@ def _projection(toks: list[Token], select: int) -> tuple[set[str] | None, bool, 
             parens -= 1
         elif tok == "*" and parens == 0:
             projected = {"*"}
-        elif (var := _variable_at(toks, i)) is not None:
+        elif (var := variable_at(toks, i)) is not None:
             # in `(expr AS ?v)` the variable after AS is projected, those in expr are not
             if parens == 0 or toks[i - 1][1].upper() == "AS":
                 projected.add(var)

@@ -34,11 +34,26 @@ _TOKEN = re.compile(
 )
 
 
-def tokens(text: str) -> Iterator[tuple[str, str, int]]:
+Token = tuple[str, str, int]  # (kind, text, offset)
+
+
+def tokens(text: str) -> Iterator[Token]:
     """(kind, text, offset) for each token: comment, string, iri, word, brace or other."""
     for m in _TOKEN.finditer(text):
         assert m.lastgroup is not None
         yield m.lastgroup, m.group(), m.start()
+
+
+def significant_tokens(text: str) -> list[Token]:
+    """The query's tokens without comments and white space."""
+    return [(k, tok, pos) for k, tok, pos in tokens(text) if k != "comment" and not tok.isspace()]
+
+
+def variable_at(toks: list[Token], i: int) -> str | None:
+    """The name of the variable written at toks[i] (`?x` or `$x`), or None."""
+    if toks[i][1] in ("?", "$") and i + 1 < len(toks) and toks[i + 1][0] == "word":
+        return toks[i + 1][1]
+    return None
 
 
 def strip_comments(text: str) -> str:
@@ -189,13 +204,14 @@ def with_values(text: str, bindings: dict[str, Term]) -> str:
 
 def _fill_undef(text: str, bindings: dict[str, Term]) -> str:
     """Each `VALUES ?x { UNDEF }` of a bound variable ?x, with the value in place of UNDEF."""
-    toks = [(kind, tok, pos) for kind, tok, pos in tokens(text) if kind != "comment" and not tok.isspace()]
+    toks = significant_tokens(text)
     places: list[tuple[int, int, str]] = []
     for i in range(len(toks) - 5):
-        (k0, t0, _), (_, t1, _), (k2, t2, _), (_, t3, _), (k4, t4, pos), (_, t5, _) = toks[i : i + 6]
-        if k0 == "word" and t0.upper() == "VALUES" and t1 in "?$" and k2 == "word" and t2 in bindings:
-            if t3 == "{" and k4 == "word" and t4.upper() == "UNDEF" and t5 == "}":
-                places.append((pos, pos + len(t4), str(bindings[t2])))
+        (k0, t0, _), _, _, (_, t3, _), (k4, t4, pos), (_, t5, _) = toks[i : i + 6]
+        var = variable_at(toks, i + 1)
+        if k0 == "word" and t0.upper() == "VALUES" and var in bindings and t3 == "{":
+            if k4 == "word" and t4.upper() == "UNDEF" and t5 == "}":
+                places.append((pos, pos + len(t4), str(bindings[var])))
     for start, end, value in reversed(places):
         text = text[:start] + value + text[end:]
     return text
