@@ -104,14 +104,15 @@ def run_local(
         # reads strings back from the store at each comparison), otherwise by the store.
         ordering = Ordering.of(text)
         if ordering is not None:
-            try:
-                solutions = store.query(ordering.text)
-            except SyntaxError:
-                solutions = None  # the query's own text says where the error is (below)
-            if solutions is not None:
-                return QueryResult(*ordering.sort(*_solutions(q, solutions)))
-        else:
-            _refuse_unorderable(store, q, Ordering.to_check(text))
+            rows = ordering_rows(store, ordering)
+            if rows is not None:
+                return QueryResult(*ordering.sort(*rows))
+        elif (check := Ordering.to_check(text)) is not None and (rows := ordering_rows(store, check)) is not None:
+            # an ORDER BY left to the store (a DISTINCT query ordered by what it does not project):
+            # its values are looked at first, as Oxigraph's sort aborts on a column it cannot sort
+            why = check.unorderable(*rows)
+            if why:
+                raise CqkgError(f"{q.path.name}: {why}")
         res = store.query(text)
         if isinstance(res, ox.QueryBoolean):
             return _boolean(bool(res))
@@ -122,24 +123,26 @@ def run_local(
         raise CqkgError(f"{q.path.name}: query {q.name!r} failed: {e}") from None
 
 
-def _refuse_unorderable(store: ox.Store, q: SavedQuery, check: Ordering | None) -> None:
-    """An ORDER BY left to the store (a DISTINCT query ordered by what it does not project): its
-    values are looked at first, as Oxigraph's sort aborts the process on a column it cannot sort."""
-    if check is None:
-        return
+def ordering_rows(
+    store: ox.Store, ordering: Ordering, **options: Any
+) -> tuple[list[str], list[tuple[Term | None, ...]]] | None:
+    """(variables, rows) of an Ordering's text (the query without its ORDER BY), in no order; None
+    when that text does not parse or is no SELECT (the query's own text then says why).
+    `options` go to Store.query (e.g. default_graph)."""
     try:
-        solutions = store.query(check.text)
+        solutions = store.query(ordering.text, **options)
     except SyntaxError:
-        return  # the query's own text says where the error is
-    if isinstance(solutions, ox.QuerySolutions):
-        why = check.unorderable(*_solutions(q, solutions))
-        if why:
-            raise CqkgError(f"{q.path.name}: {why}")
+        return None
+    return _table(solutions) if isinstance(solutions, ox.QuerySolutions) else None
 
 
 def _solutions(q: SavedQuery, res: object) -> tuple[list[str], list[tuple[Term | None, ...]]]:
     if not isinstance(res, ox.QuerySolutions):
         raise CqkgError(f"query {q.name!r} is not a SELECT or ASK query; saved queries return tables")
+    return _table(res)
+
+
+def _table(res: ox.QuerySolutions) -> tuple[list[str], list[tuple[Term | None, ...]]]:
     variables = [v.value for v in res.variables]
     # Evaluation is lazy: errors (a SERVICE endpoint that is down, a store being replaced)
     # surface while the rows are read, so they are read here.

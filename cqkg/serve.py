@@ -34,7 +34,7 @@ from .formats import format_result
 from .manifest import build_is_current, open_store
 from .ordering import Ordering
 from .project import Project
-from .queries import QueryResult, run_local
+from .queries import QueryResult, ordering_rows, run_local
 from .sparql import UncheckableQuery, uses_service
 from .terms import PREFIXES
 
@@ -139,32 +139,35 @@ def run_query(build: LatestBuild, text: str, accept: str, default_graphs: list[s
             options["default_graph"] = [ox.NamedNode(g) for g in default_graphs]
         except ValueError:
             raise Refused(400, "default-graph-uri must be an IRI") from None
+    # Oxigraph's sort stops the whole process on a column that mixes kinds of literals (its
+    # comparison of a number with a string is no total order), so what an ORDER BY sorts is
+    # looked at first: the query without it, sorted by cqkg (which orders as SPARQL and Oxigraph
+    # do, cqkg.ordering) so that it runs once; or, for an order only the store can apply (a
+    # DISTINCT query ordered by what it does not project), the values it would sort.
     ordering = Ordering.of(text)
-    check = Ordering.to_check(text) if ordering is None else None
+    looked_at = ordering if ordering is not None else Ordering.to_check(text)
     for attempt in (1, 2):
         store = build.store() if attempt == 1 else build.reopen()
         try:
-            if check is not None:  # an ORDER BY the store applies: its values looked at first
-                refuse_unorderable(store, check, options)
-            ordered = sorted_answer(store, ordering, options) if ordering is not None else None
-            if ordered is not None:
-                chosen = negotiate(accept, _RESULT_TYPES, "application/sparql-results+json")
-                if chosen is None:
-                    raise Refused(406, f"results can be sent as {', '.join(_RESULT_TYPES)}")
+            rows = ordering_rows(store, looked_at, **options) if looked_at is not None else None
+            if looked_at is not None and rows is not None:
+                why = looked_at.unorderable(*rows)
+                if why:
+                    raise Refused(400, why)
+            if ordering is not None and rows is not None:
+                chosen = _results_type(accept)
                 # cqkg's rows as SPARQL JSON; Oxigraph's own serialisers for the other formats.
-                body = format_result(ordered, "json").encode()
+                body = format_result(QueryResult(*ordering.sort(*rows)), "json").encode()
                 if chosen[1] != ox.QueryResultsFormat.JSON:
                     body = ox.parse_query_results(body, ox.QueryResultsFormat.JSON).serialize(format=chosen[1]) or b""
                 return chosen[0], body
             result = store.query(text, **options)
             if isinstance(result, ox.QueryTriples):
-                chosen = negotiate(accept, _GRAPH_TYPES, "application/n-triples")
-                if chosen is None:
+                graph_type = negotiate(accept, _GRAPH_TYPES, "application/n-triples")
+                if graph_type is None:
                     raise Refused(406, "a graph result can be sent as application/n-triples or text/turtle")
-                return chosen[0], result.serialize(format=chosen[1]) or b""
-            chosen = negotiate(accept, _RESULT_TYPES, "application/sparql-results+json")
-            if chosen is None:
-                raise Refused(406, f"results can be sent as {', '.join(_RESULT_TYPES)}")
+                return graph_type[0], result.serialize(format=graph_type[1]) or b""
+            chosen = _results_type(accept)
             return chosen[0], result.serialize(format=chosen[1]) or b""
         except SyntaxError as e:
             raise Refused(400, f"SPARQL syntax error: {e}") from None
@@ -175,37 +178,12 @@ def run_query(build: LatestBuild, text: str, accept: str, default_graphs: list[s
     raise AssertionError("unreachable")
 
 
-def sorted_answer(store: ox.Store, ordering: Ordering, options: dict[str, Any]) -> QueryResult | None:
-    """The query's rows without its ORDER BY, sorted by cqkg, or None when that text is no SELECT.
-
-    Oxigraph's sort stops the whole process on a column that mixes kinds of literals (its
-    comparison of a number with a string is no total order): such an ORDER BY is refused.
-    cqkg's sort orders as SPARQL and Oxigraph do (cqkg.ordering), so the query runs once.
-    """
-    try:
-        result = store.query(ordering.text, **options)
-    except SyntaxError:
-        return None  # the query's own text then says where the error is
-    if not isinstance(result, ox.QuerySolutions):
-        return None
-    variables = [v.value for v in result.variables]
-    rows = [tuple(solution) for solution in result]
-    why = ordering.unorderable(variables, rows)
-    if why:
-        raise Refused(400, why)
-    return QueryResult(*ordering.sort(variables, rows))
-
-
-def refuse_unorderable(store: ox.Store, check: Ordering, options: dict[str, Any]) -> None:
-    """Refuse an ORDER BY the store would apply (Ordering.to_check) to a column it cannot sort."""
-    try:
-        result = store.query(check.text, **options)
-    except SyntaxError:
-        return  # the query's own text then says where the error is
-    if isinstance(result, ox.QuerySolutions):
-        why = check.unorderable([v.value for v in result.variables], [tuple(s) for s in result])
-        if why:
-            raise Refused(400, why)
+def _results_type(accept: str) -> tuple[str, ox.QueryResultsFormat]:
+    """The media type and format for a SELECT or ASK answer, as the client accepts; or 406."""
+    chosen = negotiate(accept, _RESULT_TYPES, "application/sparql-results+json")
+    if chosen is None:
+        raise Refused(406, f"results can be sent as {', '.join(_RESULT_TYPES)}")
+    return chosen
 
 
 def run_saved(build: LatestBuild, project: Project, name: str, raw: dict[str, str]) -> bytes:
