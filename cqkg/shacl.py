@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import urllib.parse
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,27 @@ _SPARQL_BASED = ("sparql", "select", "ask", "SPARQLConstraint", "SPARQLTarget", 
 
 
 RDF_TYPE_STEP: Step = (RDF + "type", True)
+
+# Parameters that mean nothing on a node shape (refused there), and one that only qualifies others.
+_NOT_ON_NODE_SHAPES = ("minCount", "maxCount", "qualifiedValueShape", "qualifiedMinCount", "qualifiedMaxCount",
+                       "uniqueLang", "equals", "disjoint", "lessThan", "lessThanOrEquals")  # fmt: skip
+_SCREENED_ELSEWHERE = ("qualifiedValueShapesDisjoint",)
+
+
+def _narrowed(focus: str, nodes: set[str]) -> str:
+    """The focus pattern kept to `nodes` (N-Triples terms) by a VALUES block; as it is when one of
+    them is a blank node, which a query's text cannot name.
+
+    >>> _narrowed("?focus a <http://e/C> .", {"<http://e/a>"}), _narrowed("?focus a <http://e/C> .", {"_:b1"})
+    ('VALUES ?focus { <http://e/a> } ', '?focus a <http://e/C> .')
+    """
+    return focus if any(n.startswith("_:") for n in nodes) else among("?focus", nodes)
+
+
+def _any(conds: Iterable[str]) -> str:
+    """SPARQL: true when one of the conditions is (false when there is none)."""
+    conds = list(conds)
+    return "(" + " || ".join(conds) + ")" if conds else "false"
 
 
 class Unsupported(Exception):
@@ -550,10 +572,9 @@ class Validator:
                 elif name == "closed":
                     if _true(o):
                         bad |= self.closed(sh, focus, report)
-                elif name in ("minCount", "maxCount", "qualifiedValueShape", "qualifiedMinCount", "qualifiedMaxCount",
-                              "uniqueLang", "equals", "disjoint", "lessThan", "lessThanOrEquals"):  # fmt: skip
+                elif name in _NOT_ON_NODE_SHAPES:
                     raise Unsupported(f"{self.shapes.where(sh.node)} uses sh:{name} on a node shape")
-                elif name == "qualifiedValueShapesDisjoint":
+                elif name in _SCREENED_ELSEWHERE:
                     continue
                 else:
                     cond = self.value_constraint(sh, p, o, "?focus")
@@ -564,11 +585,8 @@ class Validator:
 
     def closed(self, sh: Shape, focus: str, report: bool) -> set[str]:
         """sh:closed: focus nodes with a property that no property shape (or sh:ignoredProperties) allows."""
-        allowed = {ps.predicate for ps in sh.properties if ps.predicate}
-        ignored = self.shapes.one(sh.node, SH + "ignoredProperties")
-        if ignored is not None:
-            allowed |= {m.value for m in self.shapes.rdf_list(ignored) if isinstance(m, ox.NamedNode)}
-        keep = f"FILTER(?p NOT IN ({', '.join(f'<{a}>' for a in sorted(allowed))}))" if allowed else ""
+        allowed = self._closed_allowed(sh)
+        keep = f"FILTER(?p NOT IN ({', '.join(f'<{a}>' for a in allowed)}))" if allowed else ""
         query = f"SELECT ?focus ?p ?v WHERE {{ {focus} ?focus ?p ?v . {keep} }}"
         bad = set()
         for r in self.select(query):
@@ -580,6 +598,14 @@ class Validator:
                 )  # fmt: skip
             bad.add(_nt(r["focus"]))
         return bad
+
+    def _closed_allowed(self, sh: Shape) -> list[str]:
+        """The properties a closed shape allows: its property shapes' and sh:ignoredProperties."""
+        allowed = {ps.predicate for ps in sh.properties if ps.predicate}
+        ignored = self.shapes.one(sh.node, SH + "ignoredProperties")
+        if ignored is not None:
+            allowed |= {m.value for m in self.shapes.rdf_list(ignored) if isinstance(m, ox.NamedNode)}
+        return sorted(allowed)
 
     def focus_nodes(self, focus: str) -> set[str]:
         """The nodes the focus pattern binds (read once per pattern: several shapes share one)."""
@@ -617,16 +643,26 @@ class Validator:
 
     def screen(self, sh: Shape, focus: str) -> str | None:
         """One query for the focus nodes that fail the property shape, or None when it has a
-        constraint this cannot express (a count above one, sh:uniqueLang, a pair, a qualified count).
+        constraint this cannot express (a count above one, sh:uniqueLang, a pair of properties,
+        disjoint qualified shapes).
 
         Each constraint on its own is a pass over every focus node and its values; the screen
         makes one pass with the failures of all of them as one condition, each as its own query
         decides it (an expression's error is no failure). property_failures then runs the query of
-        each constraint on the failing nodes alone, for the results and their messages. A value's
-        test is behind IF(BOUND(?v), …): Oxigraph does not cut `BOUND(?v) && EXISTS {…}` short
-        when the focus node has no value, and the EXISTS then reads every match of its pattern.
+        each constraint on the failing nodes alone, for the results and their messages.
         """
-        fails = []
+        group = self._screen_group(sh)
+        return None if not group else f"SELECT DISTINCT ?focus WHERE {{ {focus} {group} }}"
+
+    def _screen_group(self, sh: Shape) -> str | None:
+        """The screen's pattern for a bound ?focus: "" when the property shape has nothing that can
+        fail, None when a constraint cannot be screened.
+
+        A value's test is behind IF(BOUND(?v), …): Oxigraph does not cut `BOUND(?v) && EXISTS {…}`
+        short when the focus node has no value, and the EXISTS then reads every match of its pattern.
+        """
+        fails: list[str] = []
+        of_values = False  # whether a test reads the values ?v
         for p, objs in sorted(sh.params.items()):
             name = p[len(SH) :]
             for o in objs:
@@ -644,17 +680,98 @@ class Validator:
                     fails.append(f"IF(BOUND(?v), {other}, false)")
                 elif name == "hasValue":
                     fails.append(f"NOT EXISTS {{ {self.edge(sh, _nt(o))} }}")
+                    continue  # (not a test of ?v)
+                elif name == "qualifiedValueShape":
+                    qualified = self._qualified_failures(sh, o)
+                    if qualified is None:
+                        return None
+                    fails += qualified
+                    continue
                 elif name in ("qualifiedMinCount", "qualifiedMaxCount", "qualifiedValueShapesDisjoint", "closed"):
-                    continue  # with sh:qualifiedValueShape (not screened); sh:closed: node shapes only
-                elif name in ("uniqueLang", "equals", "disjoint", "lessThan", "lessThanOrEquals",
-                              "qualifiedValueShape"):  # fmt: skip
+                    continue  # with sh:qualifiedValueShape; sh:closed: node shapes only
+                elif name in ("uniqueLang", "equals", "disjoint", "lessThan", "lessThanOrEquals"):
                     return None
                 else:
                     fails.append(f"IF(BOUND(?v), COALESCE(!{self.value_constraint(sh, p, o, '?v')}, false), false)")
+                of_values = True
         if not fails:
+            return ""
+        values = f"OPTIONAL {{ {self.edge(sh)} }} " if of_values else ""
+        return f"{values}FILTER({' || '.join(fails)})"
+
+    def _qualified_failures(self, sh: Shape, qshape: Any) -> list[str] | None:
+        """sh:qualifiedMinCount / sh:qualifiedMaxCount as conditions on ?focus (see qualified), or
+        None for a count above one or disjoint qualified shapes."""
+        low, high = (self.shapes.one(sh.node, SH + which) for which in ("qualifiedMinCount", "qualifiedMaxCount"))
+        disjoint = _true(self.shapes.one(sh.node, SH + "qualifiedValueShapesDisjoint"))
+        if disjoint or any(n is not None and int(n.value) > 1 for n in (low, high)):
             return None
-        values = "" if all(f.startswith("NOT EXISTS") for f in fails) else f"OPTIONAL {{ {self.edge(sh)} }} "
-        return f"SELECT DISTINCT ?focus WHERE {{ {focus} {values}FILTER({' || '.join(fails)}) }}"
+        shape = self.shapes.shape(qshape)
+        q, r = self.value_condition(shape, "?_q"), self.value_condition(shape, "?_r")
+        fails = []
+        if low is not None and int(low.value) == 1:  # no value conforms
+            fails.append(f"NOT EXISTS {{ {self.edge(sh, '?_q')} FILTER({q}) }}")
+        if high is not None and int(high.value) == 0:  # a value conforms
+            fails.append(f"EXISTS {{ {self.edge(sh, '?_q')} FILTER({q}) }}")
+        elif high is not None:  # two values conform
+            pair = f"{self.edge(sh, '?_q')} {self.edge(sh, '?_r')}"
+            fails.append(f"EXISTS {{ {pair} FILTER(!sameTerm(?_q, ?_r) && {q} && {r}) }}")
+        return fails
+
+    def condition(self, sh: Shape, own: bool = False) -> str | None:
+        """A SPARQL expression true exactly when the focus node ?focus fails the shape (with `own`,
+        a node shape's own constraints, not its property shapes'), or None when a constraint has
+        no such expression (then its own queries decide). run() checks the conditions of a
+        shape's parts in one pass over its focus nodes.
+        """
+        if sh.deactivated:
+            return "false"
+        if sh.is_property:
+            group = self._screen_group(sh)
+            return None if group is None else f"EXISTS {{ {group} }}" if group else "false"
+        conds: list[str | None] = []
+        for p, objs in sorted(sh.params.items()):
+            name = p[len(SH) :]
+            for o in objs:
+                if name in ("or", "and", "xone", "not", "node"):
+                    conds.append(self._logical_condition(name, o))
+                elif name == "closed":
+                    if _true(o):
+                        allowed = self._closed_allowed(sh)
+                        keep = f" FILTER(?_p NOT IN ({', '.join(f'<{a}>' for a in allowed)}))" if allowed else ""
+                        conds.append(f"EXISTS {{ ?focus ?_p ?_o .{keep} }}")
+                elif name in _SCREENED_ELSEWHERE:
+                    continue
+                elif name in _NOT_ON_NODE_SHAPES:
+                    return None  # node_failures says why it is refused
+                else:
+                    conds.append(f"COALESCE(!{self.value_constraint(sh, p, o, '?focus')}, false)")
+        if not own:
+            conds += [self.condition(ps) for ps in sh.properties]
+        if any(c is None for c in conds):
+            return None
+        return _any(c for c in conds if c is not None)
+
+    def _logical_condition(self, name: str, o: Any) -> str | None:
+        """The failure of sh:or / sh:and / sh:xone / sh:not / sh:node as an expression (see logical)."""
+        members = (
+            [self.shapes.shape(o)]
+            if name in ("not", "node")
+            else [self.shapes.shape(m) for m in self.shapes.rdf_list(o)]
+        )
+        conds = [self.condition(m) for m in members]
+        if any(c is None for c in conds):
+            return None
+        fails = [c for c in conds if c is not None]
+        if name == "not":
+            return f"!({fails[0]})"
+        if name == "node":
+            return fails[0]
+        if name == "or":  # every member fails
+            return "(" + " && ".join(fails) + ")" if fails else "true"
+        if name == "and":
+            return _any(fails)
+        return "((" + (" + ".join(f"IF({c}, 0, 1)" for c in fails) or "0") + ") != 1)"  # xone
 
     def property_failures(self, sh: Shape, focus: str, report: bool) -> set[str]:
         """Focus nodes failing a property shape's constraints."""
@@ -664,7 +781,7 @@ class Validator:
             failing = {_nt(r["focus"]) for r in self.select(screen)}
             if not failing or not report:
                 return failing
-            focus = among("?focus", failing)
+            focus = _narrowed(focus, failing)
         edge = self.edge(sh)
         for p, objs in sorted(sh.params.items()):
             name = p[len(SH) :]
@@ -753,8 +870,11 @@ class Validator:
 
     def run(self, workers: int | None = None) -> list[ShaclResult]:
         """Validate every shape; results sorted, duplicates once."""
-        # Each top-level node shape's own constraints and each of its property shapes is an
-        # independent task; pyoxigraph evaluates queries without the GIL, so they run in parallel.
+        # A top-level shape's parts (a node shape's own constraints, each of its property shapes)
+        # whose failure is one expression are checked together in one pass over the focus nodes;
+        # each part's own queries then run on the failing nodes alone, for the results. The other
+        # parts are tasks of their own. pyoxigraph evaluates queries without the GIL, so the tasks
+        # run in parallel.
         tasks: list[Any] = []
         for sh in self.shapes.node_shapes():
             # A shape whose footprint has no bounded length is checked on every focus node.
@@ -762,13 +882,29 @@ class Validator:
             focus = self.target_pattern(sh, self.only if bounded else None)
             if focus is None:
                 continue
+            parts: list[tuple[Callable[[str], set[str]], str | None]]
             if sh.is_property:  # a property shape with a target of its own
-                tasks.append(functools.partial(self.failing, sh, focus, True))
-                continue
-            tasks.append(functools.partial(self.node_failures, sh, focus, True))
-            tasks.extend(functools.partial(self.failing, ps, focus, True) for ps in sh.properties)
+                parts = [(functools.partial(self.failing, sh, report=True), self.condition(sh))]
+            else:
+                parts = [(functools.partial(self.node_failures, sh, report=True), self.condition(sh, own=True))]
+                parts += [
+                    (functools.partial(self.failing, ps, report=True), self.condition(ps)) for ps in sh.properties
+                ]
+            together = [(check, c) for check, c in parts if c is not None and c != "false"]
+            if together:
+                tasks.append(functools.partial(self._check_together, focus, together))
+            tasks.extend(functools.partial(check, focus) for check, c in parts if c is None)
         run_all(tasks, workers)
         return sorted(set(self.results), key=lambda r: (r.focus, r.path or "", r.component, r.value or ""))
+
+    def _check_together(self, focus: str, parts: list[tuple[Callable[[str], set[str]], str]]) -> None:
+        """One pass over the focus nodes with the parts' failure conditions; then each part's own
+        queries on the nodes that fail one of them (none, on conforming data)."""
+        query = f"SELECT DISTINCT ?focus WHERE {{ {focus} FILTER({_any(c for _, c in parts)}) }}"
+        failing = {_nt(r["focus"]) for r in self.select(query)}
+        if failing:
+            for check, _ in parts:
+                check(_narrowed(focus, failing))
 
 
 def validate(data: ox.Store, shapes_store: ox.Store, only: set[str] | None = None) -> list[ShaclResult]:

@@ -141,6 +141,31 @@ MATRIX = [
         "ex:a a ex:Thing ; ex:p ex:b, 3 . ex:b a ex:C .",
         "ex:a a ex:Thing ; ex:p ex:b, ex:c . ex:b a ex:C . ex:c a ex:C . ex:d a ex:Thing .",
     ),
+    # Qualified counts of zero or one are screened with the path's other constraints; above one
+    # they are counted by their own query.
+    (
+        "qualifiedValueShape-max-zero",
+        "sh:property [ sh:path ex:p ; sh:qualifiedValueShape [ sh:datatype xsd:integer ] ; sh:qualifiedMaxCount 0 ]",
+        'ex:a a ex:Thing ; ex:p "x" .',
+        'ex:a a ex:Thing ; ex:p 1 . ex:b a ex:Thing ; ex:p "y", 2 . ex:c a ex:Thing ; ex:p "z" .',
+    ),
+    (
+        "qualifiedValueShape-two",
+        'sh:property [ sh:path ex:p ; sh:qualifiedValueShape [ sh:languageIn ( "en" ) ] ; sh:qualifiedMinCount 2 ; '
+        "sh:qualifiedMaxCount 3 ; sh:minCount 1 ]",
+        'ex:a a ex:Thing ; ex:p "a"@en, "b"@en .',
+        'ex:a a ex:Thing ; ex:p "a"@en, "b"@zh . ex:b a ex:Thing . '
+        'ex:c a ex:Thing ; ex:p "a"@en, "b"@en, "c"@en-GB, "d"@en .',
+    ),
+    (
+        "qualifiedValueShape-with-others",
+        'sh:property [ sh:path rdfs:label ; sh:qualifiedValueShape [ sh:languageIn ( "en" ) ] ; '
+        "sh:qualifiedMinCount 1 ; sh:qualifiedMaxCount 1 ; sh:datatype rdf:langString ]",
+        'ex:a a ex:Thing ; rdfs:label "a"@en, "b"@zh .',
+        'ex:a a ex:Thing ; rdfs:label "a"@en, "b"@en-US . ex:b a ex:Thing ; rdfs:label "b"@zh . '
+        'ex:c a ex:Thing ; rdfs:label "c" . ex:d a ex:Thing ; rdfs:label "d"@en, 5 . '
+        'ex:e a ex:Thing ; rdfs:label "e"@en .',
+    ),
     (
         "or",
         "sh:or ( [ sh:property [ sh:path ex:p ; sh:minCount 1 ] ] [ sh:property [ sh:path ex:q ; sh:minCount 1 ] ] )",
@@ -236,6 +261,26 @@ MATRIX = [
         "ex:a a ex:Thing ; ex:p ex:x . ex:x a ex:C .",
         "ex:a a ex:Thing . ex:b a ex:Thing ; ex:p ex:x, ex:y . ex:x a ex:C . ex:c a ex:Thing ; ex:p 3 . "
         "ex:d a ex:Thing ; ex:p ex:y . ex:e a ex:Thing ; ex:p ex:x .",
+    ),
+    # A node shape's parts (its own constraints, each property shape, a logical constraint, a
+    # closed shape) are checked together in one pass (Validator.run), then each on the failing
+    # nodes: each node below fails a different part; _:b, a blank node, fails one too.
+    (
+        "combined-parts",
+        "sh:nodeKind sh:IRI ; sh:closed true ; sh:ignoredProperties ( rdf:type ) ; "
+        "sh:property [ sh:path ex:p ; sh:minCount 1 ] ; sh:property [ sh:path ex:q ; sh:datatype xsd:integer ] ; "
+        "sh:xone ( [ sh:property [ sh:path ex:p ; sh:hasValue ex:x ] ] "
+        "[ sh:property [ sh:path ex:q ; sh:minCount 1 ] ] )",
+        "ex:a a ex:Thing ; ex:p ex:x . ex:b a ex:Thing ; ex:p ex:y ; ex:q 1 .",
+        'ex:a a ex:Thing ; ex:p ex:x ; ex:q "1" . ex:b a ex:Thing ; ex:q 2 . ex:c a ex:Thing ; ex:p ex:x ; ex:r 1 . '
+        "ex:d a ex:Thing ; ex:p ex:y . ex:e a ex:Thing ; ex:p ex:x ; ex:q 3 . _:f a ex:Thing ; ex:p ex:x .",
+    ),
+    (
+        "combined-blank-focus",
+        "sh:property [ sh:path ex:p ; sh:minCount 1 ; sh:datatype xsd:integer ] ; "
+        "sh:not [ sh:property [ sh:path ex:q ; sh:minCount 1 ] ]",
+        "ex:a a ex:Thing ; ex:p 1 . _:b a ex:Thing ; ex:p 2 .",
+        '_:a a ex:Thing . _:b a ex:Thing ; ex:p "x" . _:c a ex:Thing ; ex:p 1 ; ex:q 1 . ex:d a ex:Thing ; ex:p 1 .',
     ),
     (
         "combined-in-logical",
@@ -408,5 +453,31 @@ def test_the_constraints_of_one_path_are_one_pass_over_conforming_data(monkeypat
     assert {r.component.removeprefix(SH) for r in shacl.validate(data, shapes)} == {
         "MinCountConstraintComponent", "HasValueConstraintComponent"
     }  # fmt: skip
+    # The pass over every focus node, then the screen and the five constraints' queries on ex:b alone.
     on_path = [q for q in queries if "<http://example.org/p>" in q]
-    assert len(on_path) == 6 and all("VALUES ?focus { <http://example.org/b> }" in q for q in on_path[1:]), on_path
+    assert len(on_path) == 7 and all("VALUES ?focus { <http://example.org/b> }" in q for q in on_path[1:]), on_path
+
+
+def test_the_parts_of_a_node_shape_are_one_pass_over_conforming_data(monkeypatch):
+    """A node shape's own constraints and its property shapes, logical constraints included, are
+    one query over conforming focus nodes (at 1M, the observations' 14 property shapes took 4.5 s
+    one by one, 2.3 s together)."""
+    shape_ttl = (
+        "ex:S a sh:NodeShape ; sh:targetClass ex:Thing ; sh:nodeKind sh:IRI ; "
+        "sh:property [ sh:path ex:p ; sh:minCount 1 ; sh:class ex:C ] ; sh:property [ sh:path ex:q ; sh:maxCount 1 ] ; "
+        "sh:or ( [ sh:property [ sh:path ex:r ; sh:minCount 1 ] ] [ sh:property [ sh:path ex:s ; sh:minCount 1 ] ] ) ."
+    )
+    queries: list[str] = []
+    select = shacl.Validator.select
+    monkeypatch.setattr(shacl.Validator, "select", lambda self, q: queries.append(q) or select(self, q))
+    data, shapes = stores(shape_ttl, "ex:a a ex:Thing ; ex:p ex:x ; ex:q 1 ; ex:s 2 . ex:x a ex:C .")
+    assert shacl.validate(data, shapes) == []
+    on_data = [q for q in queries if "subClassOf" not in q]  # (not the classes' lookups)
+    assert len(on_data) == 1 and all(f"<http://example.org/{p}>" in on_data[0] for p in "pqrs"), queries
+    queries.clear()
+    data, shapes = stores(shape_ttl, "ex:a a ex:Thing ; ex:p ex:x ; ex:q 1 ; ex:s 2 . ex:x a ex:C . ex:b a ex:Thing .")
+    assert {r.component.removeprefix(SH) for r in shacl.validate(data, shapes)} == {
+        "MinCountConstraintComponent", "OrConstraintComponent"
+    }  # fmt: skip
+    later = [q for q in queries if "subClassOf" not in q][1:]
+    assert later and all("VALUES ?focus { <http://example.org/b> }" in q for q in later), later
