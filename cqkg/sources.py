@@ -39,6 +39,10 @@ class Sources:
     store: ox.Store
     graph_files: dict[str, str] = field(default_factory=dict)  # graph IRI -> relative file
 
+    def release(self) -> None:
+        """Let go of the parsed store (freeing a large one takes a while: see build._infer_validate_write)."""
+        self.store = ox.Store()
+
     def pairs_with(self, predicate: ox.NamedNode, subjects: set[str] | None = None) -> list[tuple[Any, Any]]:
         """(subject, object) of the triples with this predicate, from all the files as parsed
         (not what inference added to the default graph), duplicates across files kept once;
