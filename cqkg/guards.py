@@ -15,7 +15,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from .footprint import Chain, among
-from .numbers import forms_of, found_numbers, matching, multiplier
+from .numbers import Found, forms_of, found_numbers, matching, multiplier
 from .project import Project
 from .rdfstore import select
 from .report import Issue
@@ -133,6 +133,8 @@ def stated_values(src: Sources, store: ox.Store, labels: dict[str, str], only: s
               OPTIONAL {{ ?o <{CQKG}unitMultiplier> ?m }} }} GROUP BY ?o ?v ?d""",
     )
     issues = []
+    # Several facts of one sentence share their quotes: their numbers are read once.
+    numbers: dict[str, list[Found]] = {}
     for r in rows:
         node: Any = r["o"]
         try:
@@ -145,7 +147,9 @@ def stated_values(src: Sources, store: ox.Store, labels: dict[str, str], only: s
         stated = [s for s in (r["stated"].value if r["stated"] is not None else "").split("\n") if s]
         mult = r["mult"].value if r["mult"] is not None else None
         derived = r["d"] is not None
-        forms = matching(found_numbers(quotes, small_words=True), value)
+        if quotes not in numbers:
+            numbers[quotes] = found_numbers(quotes, small_words=True)
+        forms = matching(numbers[quotes], value)
         if not forms and not derived:
             message = (
                 f"{value.normalize():f} is no number its quote states (in base units: 1.3 million = 1300000, "
