@@ -284,9 +284,11 @@ def _update(
         started[name] = time.perf_counter()
         opts.stage(name)
 
-    applied = incremental.apply(
-        project, store, manifest, change, footprints(project, shapes, opts.service_checks), stage
-    )
+    try:
+        reach = footprints(project, shapes, opts.service_checks)
+    except shacl.Unsupported as e:
+        raise incremental.FullBuild(f"{e}, which only a full validation handles") from None
+    applied = incremental.apply(project, store, manifest, change, reach, stage)
     ended = time.perf_counter()
     timings["parse"] = started.get("inference", ended) - t
     timings["inference"] = ended - started.get("inference", ended)  # with which nodes to check again

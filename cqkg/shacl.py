@@ -161,6 +161,7 @@ class ShapesGraph:
     def __init__(self, store: ox.Store):
         self.g = store
         self.cache: dict[Any, Shape] = {}
+        self._not_recursive: set[Any] = set()  # shapes checked by _refuse_recursion
 
     def objects(self, s: Any, p: str) -> list[Any]:
         """Objects of (s, p) in the shapes graph."""
@@ -389,7 +390,29 @@ class ShapesGraph:
             if q.predicate.value.startswith(SH) and q.predicate.value[len(SH) :] in ("sparql", "target"):
                 self.shape(q.subject)
         shapes = [self.shape(n) for n in sorted(nodes, key=str)]
+        for sh in shapes:
+            self._refuse_recursion(sh)
         return [s for s in shapes if not s.deactivated]
+
+    def _refuse_recursion(self, sh: Shape, path: tuple[Any, ...] = ()) -> None:
+        """Raise Unsupported when the shape refers to itself (through sh:node, sh:not, sh:and,
+        sh:or, sh:xone, sh:qualifiedValueShape or sh:property): SHACL leaves the validation of
+        recursive shapes to each processor, and compiling one would never end."""
+        if sh.node in path:
+            raise Unsupported(f"{self.where(sh.node)} refers to itself (a recursive shape)")
+        if sh.node in self._not_recursive:
+            return
+        for p, objs in sh.params.items():
+            name = p[len(SH) :]
+            for o in objs:
+                if name in ("node", "not", "qualifiedValueShape"):
+                    self._refuse_recursion(self.shape(o), path + (sh.node,))
+                elif name in ("and", "or", "xone"):
+                    for m in self.rdf_list(o):
+                        self._refuse_recursion(self.shape(m), path + (sh.node,))
+        for ps in sh.properties:
+            self._refuse_recursion(ps, path + (sh.node,))
+        self._not_recursive.add(sh.node)
 
 
 class Validator:

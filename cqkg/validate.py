@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import urllib.parse
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -139,7 +140,7 @@ def shacl_issues(
                     )
                 )
             return issues
-    return pyshacl_issues(src, store, shapes, names)
+    return pyshacl_issues(src, store, shapes, names, log)
 
 
 def _compact_path(w: TermWriter, path: str | None) -> str:
@@ -147,16 +148,27 @@ def _compact_path(w: TermWriter, path: str | None) -> str:
     return re.sub(r"<([^<>]+)>", lambda m: w.iri(m.group(1)), path) if path else ""
 
 
-def pyshacl_issues(src: Sources, store: ox.Store, shapes: ox.Store, names: dict[str, str]) -> list[Issue]:
-    """SHACL results from pyshacl (slow: it walks the graph in Python) as Issues."""
+def pyshacl_issues(
+    src: Sources,
+    store: ox.Store,
+    shapes: ox.Store,
+    names: dict[str, str],
+    log: Callable[[str], None] = lambda msg: None,
+) -> list[Issue]:
+    """SHACL results from pyshacl (slow: it walks the graph in Python) as Issues; its warnings
+    (a recursive shape it backed out of) go to `log`, a line each."""
     import pyshacl
     import rdflib
 
     data = to_rdflib_graph(q.triple for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
     shapes_graph = to_rdflib_graph(q.triple for q in shapes.quads_for_pattern(None, None, None, None))
-    _, results, _ = pyshacl.validate(
-        data, shacl_graph=shapes_graph, inference="none", allow_warnings=True, advanced=True
-    )
+    with warnings.catch_warnings(record=True) as caught:  # (its warnings as notes, not Python's printout)
+        warnings.simplefilter("always")
+        _, results, _ = pyshacl.validate(
+            data, shacl_graph=shapes_graph, inference="none", allow_warnings=True, advanced=True
+        )
+    for note in dict.fromkeys(str(w.message).splitlines()[0] for w in caught if str(w.message).strip()):
+        log(f"note: pyshacl: {note}")
     w = TermWriter()
     sh = rdflib.Namespace(SH)
     issues = []

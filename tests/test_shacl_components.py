@@ -430,6 +430,40 @@ def test_a_fallback_to_pyshacl_is_announced_and_strict_refuses(project_with_shap
     )
 
 
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "sh:not ex:S",
+        "sh:or ( [ sh:node ex:S ] [ sh:nodeKind sh:IRI ] )",
+        "sh:property [ sh:path ex:p ; sh:node ex:S ]",
+        "sh:property [ sh:path ex:p ; sh:qualifiedValueShape [ sh:not ex:S ] ; sh:qualifiedMinCount 1 ]",
+    ],
+)
+def test_a_recursive_shape_is_refused_by_the_compiler(reference):
+    """Compiling a shape that refers to itself never ended (RecursionError: `cqkg validate` exit 3)."""
+    data, shapes = stores(f"ex:S a sh:NodeShape ; sh:targetClass ex:Thing ; {reference} .", "ex:a a ex:Thing .")
+    with pytest.raises(shacl.Unsupported, match=r"shape <http://example.org/S> refers to itself"):
+        shacl.validate(data, shapes)
+
+
+def test_a_recursive_shape_is_validated_by_pyshacl_and_incrementally_built_in_full(project_with_shape):
+    proj = project_with_shape("sh:or ( [ sh:node ex:S ] [ sh:nodeKind sh:IRI ] )")
+    result = run_cli(proj, "build")
+    assert result.exit_code == 0, result.output
+    assert "shape <http://example.org/S> refers to itself (a recursive shape)" in result.stderr
+    assert "validating with pyshacl" in result.stderr
+    # pyshacl's recursion warning is a line of its own, not Python's printout of it
+    assert "note: pyshacl: " in result.stderr and "warn(" not in result.output and "Traceback" not in result.output
+    seed = sorted((proj / "seeds").glob("*.ttl"))[0]
+    seed.write_text(seed.read_text() + "\n# edited\n")
+    again = run_cli(proj, "build")  # the incremental build's footprint analysis recursed forever (exit 3)
+    assert again.exit_code == 0, again.output
+    assert "building in full: shapes/extra.ttl: shape <http://example.org/S> refers to itself" in again.stderr
+    strict = run_cli(proj, "validate", "--strict-shacl")
+    errors = [line for line in strict.stderr.splitlines() if line.startswith("Error:")]
+    assert strict.exit_code == 2 and len(errors) == 1 and "refers to itself" in errors[0], strict.stderr
+
+
 def test_a_node_kind_outside_sh_is_one_line(project_with_shape):
     result = run_cli(project_with_shape("sh:property [ sh:path cqkg:locatedIn ; sh:nodeKind ex:IRI ]"), "validate")
     assert result.exit_code == 2 and "sh:nodeKind must be one of sh:IRI" in result.stderr
