@@ -28,16 +28,15 @@ def check_quotes(index: SourceIndex, src: Sources) -> list[QuoteProblem]:
         docs = index.documents_of(node)
         held = [index.texts[d] for d in docs if d in index.texts]
         for q in sorted(qs):
+            quote = normalise_text(q)  # (once, not once per text)
             if not docs:
                 message = "has a quote but no cqkg:source"
             elif not held:
                 message = f"no text is held for source(s) {', '.join(sorted(docs))}"
-            elif any(normalise_text(q) in text for text in held):
+            elif any(quote in text for text in held):
                 continue
             else:
-                message = f'quote not found in its source text: "{q[:120]}"; ' + nearest_passage(
-                    normalise_text(q), held
-                )
+                message = f'quote not found in its source text: "{q[:120]}"; ' + nearest_passage(quote, held)
             problems.append(QuoteProblem(node, src.file_of(node), message))
     return problems
 
