@@ -397,7 +397,10 @@ class ShapesGraph:
     def _refuse_recursion(self, sh: Shape, path: tuple[Any, ...] = ()) -> None:
         """Raise Unsupported when the shape refers to itself (through sh:node, sh:not, sh:and,
         sh:or, sh:xone, sh:qualifiedValueShape or sh:property): SHACL leaves the validation of
-        recursive shapes to each processor, and compiling one would never end."""
+        recursive shapes to each processor, and compiling one would never end. A deactivated
+        shape is never compiled: a cycle through one is no recursion."""
+        if sh.deactivated:
+            return
         if sh.node in path:
             raise Unsupported(f"{self.where(sh.node)} refers to itself (a recursive shape)")
         if sh.node in self._not_recursive:
