@@ -72,6 +72,8 @@ RDF_TYPE_STEP: Step = (RDF + "type", True)
 _NOT_ON_NODE_SHAPES = ("minCount", "maxCount", "qualifiedValueShape", "qualifiedMinCount", "qualifiedMaxCount",
                        "uniqueLang", "equals", "disjoint", "lessThan", "lessThanOrEquals")  # fmt: skip
 _SCREENED_ELSEWHERE = ("qualifiedValueShapesDisjoint",)
+# Parameters whose values are shapes (see ShapesGraph.members).
+_SHAPE_PARAMETERS = ("node", "not", "qualifiedValueShape", "and", "or", "xone")
 
 
 def _narrowed(focus: str, nodes: set[str]) -> str:
@@ -302,14 +304,19 @@ class ShapesGraph:
                     out.add(at + ((None, True),))
                 elif name in ("equals", "disjoint", "lessThan", "lessThanOrEquals"):
                     out.add(focus + ((o.value, True),))
-                elif name in ("node", "not", "qualifiedValueShape", "or", "and", "xone"):
-                    one = name in ("node", "not", "qualifiedValueShape")
-                    members = [self.shape(o)] if one else [self.shape(m) for m in self.rdf_list(o)]
-                    inner = self._members_footprint(members, at)
+                elif name in _SHAPE_PARAMETERS:
+                    inner = self._members_footprint(self.members(name, o), at)
                     if inner is None:
                         return None
                     out |= inner
         return out
+
+    def members(self, name: str, o: Any) -> list[Shape]:
+        """The shapes the parameter sh:`name` = `o` names: one for sh:node, sh:not and
+        sh:qualifiedValueShape, a list's for sh:and, sh:or and sh:xone."""
+        if name in ("node", "not", "qualifiedValueShape"):
+            return [self.shape(o)]
+        return [self.shape(m) for m in self.rdf_list(o)]
 
     def _members_footprint(self, members: list[Shape], at: Chain) -> set[Chain] | None:
         out: set[Chain] = set()
@@ -406,13 +413,10 @@ class ShapesGraph:
         if sh.node in self._not_recursive:
             return
         for p, objs in sh.params.items():
-            name = p[len(SH) :]
-            for o in objs:
-                if name in ("node", "not", "qualifiedValueShape"):
-                    self._refuse_recursion(self.shape(o), path + (sh.node,))
-                elif name in ("and", "or", "xone"):
-                    for m in self.rdf_list(o):
-                        self._refuse_recursion(self.shape(m), path + (sh.node,))
+            if p[len(SH) :] in _SHAPE_PARAMETERS:
+                for o in objs:
+                    for m in self.members(p[len(SH) :], o):
+                        self._refuse_recursion(m, path + (sh.node,))
         for ps in sh.properties:
             self._refuse_recursion(ps, path + (sh.node,))
         self._not_recursive.add(sh.node)
@@ -611,9 +615,7 @@ class Validator:
 
     def closed(self, sh: Shape, focus: str, report: bool) -> set[str]:
         """sh:closed: focus nodes with a property that no property shape (or sh:ignoredProperties) allows."""
-        allowed = self._closed_allowed(sh)
-        keep = f"FILTER(?p NOT IN ({', '.join(f'<{a}>' for a in allowed)}))" if allowed else ""
-        query = f"SELECT ?focus ?p ?v WHERE {{ {focus} ?focus ?p ?v . {keep} }}"
+        query = f"SELECT ?focus ?p ?v WHERE {{ {focus} ?focus ?p ?v . {self._not_allowed(sh, '?p')} }}"
         bad = set()
         for r in self.select(query):
             if report:
@@ -625,13 +627,14 @@ class Validator:
             bad.add(_nt(r["focus"]))
         return bad
 
-    def _closed_allowed(self, sh: Shape) -> list[str]:
-        """The properties a closed shape allows: its property shapes' and sh:ignoredProperties."""
+    def _not_allowed(self, sh: Shape, var: str) -> str:
+        """A FILTER keeping the properties `var` that the closed shape does not allow (its property
+        shapes' and sh:ignoredProperties are allowed); "" when it allows none."""
         allowed = {ps.predicate for ps in sh.properties if ps.predicate}
         ignored = self.shapes.one(sh.node, SH + "ignoredProperties")
         if ignored is not None:
             allowed |= {m.value for m in self.shapes.rdf_list(ignored) if isinstance(m, ox.NamedNode)}
-        return sorted(allowed)
+        return f"FILTER({var} NOT IN ({', '.join(f'<{a}>' for a in sorted(allowed))}))" if allowed else ""
 
     def focus_nodes(self, focus: str) -> set[str]:
         """The nodes the focus pattern binds (read once per pattern: several shapes share one)."""
@@ -642,12 +645,7 @@ class Validator:
 
     def logical(self, sh: Shape, name: str, o: Any, focus: str, report: bool) -> set[str]:
         """Focus nodes failing sh:or / sh:and / sh:not / sh:xone / sh:node over node shapes."""
-        members = (
-            [self.shapes.shape(o)]
-            if name in ("not", "node")
-            else [self.shapes.shape(m) for m in self.shapes.rdf_list(o)]
-        )
-        fails = [self.failing(m, focus, report=False) for m in members]
+        fails = [self.failing(m, focus, report=False) for m in self.shapes.members(name, o)]
         if name == "not":
             bad = self.focus_nodes(focus) - fails[0]
         elif name == "node":
@@ -763,9 +761,7 @@ class Validator:
                     conds.append(self._logical_condition(name, o))
                 elif name == "closed":
                     if _true(o):
-                        allowed = self._closed_allowed(sh)
-                        keep = f" FILTER(?_p NOT IN ({', '.join(f'<{a}>' for a in allowed)}))" if allowed else ""
-                        conds.append(f"EXISTS {{ ?focus ?_p ?_o .{keep} }}")
+                        conds.append(f"EXISTS {{ ?focus ?_p ?_o . {self._not_allowed(sh, '?_p')} }}")
                 elif name in _SCREENED_ELSEWHERE:
                     continue
                 elif name in _NOT_ON_NODE_SHAPES:
@@ -780,12 +776,7 @@ class Validator:
 
     def _logical_condition(self, name: str, o: Any) -> str | None:
         """The failure of sh:or / sh:and / sh:xone / sh:not / sh:node as an expression (see logical)."""
-        members = (
-            [self.shapes.shape(o)]
-            if name in ("not", "node")
-            else [self.shapes.shape(m) for m in self.shapes.rdf_list(o)]
-        )
-        conds = [self.condition(m) for m in members]
+        conds = [self.condition(m) for m in self.shapes.members(name, o)]
         if any(c is None for c in conds):
             return None
         fails = [c for c in conds if c is not None]
