@@ -249,6 +249,8 @@ def _run_incremental(
         failure: Exception | None = None
         try:
             result, typing_only, graph_files = _update(project, opts, manifest, change, disk)
+        except shacl.Unsupported as e:  # (pyshacl, or --strict-shacl's refusal, takes the whole graph)
+            failure = incremental.FullBuild(f"{e}, which only a full validation handles")
         except (CqkgError, incremental.FullBuild) as e:  # (a bug keeps its traceback, for CQKG_DEBUG)
             failure = e.with_traceback(None)
             failure.__context__ = failure.__cause__ = None
@@ -284,23 +286,18 @@ def _update(
         started[name] = time.perf_counter()
         opts.stage(name)
 
-    try:
-        reach = footprints(project, shapes, opts.service_checks)
-    except shacl.Unsupported as e:
-        raise incremental.FullBuild(f"{e}, which only a full validation handles") from None
-    applied = incremental.apply(project, store, manifest, change, reach, stage)
+    applied = incremental.apply(
+        project, store, manifest, change, footprints(project, shapes, opts.service_checks), stage
+    )
     ended = time.perf_counter()
     timings["parse"] = started.get("inference", ended) - t
     timings["inference"] = ended - started.get("inference", ended)  # with which nodes to check again
     opts.stage("validation")
     t = time.perf_counter()
-    try:
-        report = validate_store(
-            project, applied.src, store, shapes, opts.shacl_engine, opts.service_checks, opts.strict_shacl,
-            opts.log, scope=applied.scope, kept=applied.kept,
-        )  # fmt: skip
-    except shacl.Unsupported as e:
-        raise incremental.FullBuild(f"{e}, which only a full validation handles") from None
+    report = validate_store(
+        project, applied.src, store, shapes, opts.shacl_engine, opts.service_checks, opts.strict_shacl,
+        opts.log, scope=applied.scope, kept=applied.kept,
+    )  # fmt: skip
     timings["validation"] = time.perf_counter() - t
     if opts.write and report.conforms:
         incremental.add_typing(store, applied.typing)
