@@ -98,11 +98,11 @@ class Rule:
     """One rule as a SPARQL update, with the predicates it reads and writes (for scheduling)."""
 
     update: str
+    ask: str  # would the update add a triple?
     reads: frozenset
     writes: frozenset
     closed: bool = True  # one run also derives everything its own output implies by this rule
     typing: bool = False  # prp-dom / prp-rng
-    ask: str = ""  # ASK: would the update add a triple?
 
 
 def rules(schema: Schema, typing: bool = True, record: str | None = None) -> list[Rule]:
@@ -118,8 +118,8 @@ def rules(schema: Schema, typing: bool = True, record: str | None = None) -> lis
     def add(template: str, where: str, reads: Iterable[Any], writes: Iterable[Any], **kw: bool) -> None:
         into = " ".join(f"GRAPH <{g}> {{ {template} }}" for g in graphs)
         new = f"{where} FILTER NOT EXISTS {{ {template} }}"
-        out.append(Rule(f"INSERT {{ {template} {into} }} WHERE {{ {new} }}", frozenset(reads), frozenset(writes),
-                        ask=f"ASK {{ {new} }}", **kw))  # fmt: skip
+        update = f"INSERT {{ {template} {into} }} WHERE {{ {new} }}"
+        out.append(Rule(update, f"ASK {{ {new} }}", frozenset(reads), frozenset(writes), **kw))
 
     sub_prop = [(p, q) for p, qs in schema.super_props.items() for q in sorted(qs, key=str)]
     if sub_prop:  # closed: the super-properties are already the transitive closure
