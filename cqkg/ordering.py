@@ -7,10 +7,12 @@ runs a saved query without its ORDER BY and sorts the rows here, one key per row
 
 A condition is a variable (`?x`, `ASC(?x)`, `DESC(?x)`) or an expression (`STR(?x)`, `(?x + 1)`,
 `DESC(xsd:integer(?x))`), which the query then computes as a column of its own (`(expr AS
-?_cqkg_order_1)` in the projection, or a BIND when it projects `*`), dropped after the sort. The
-store sorts (`Ordering.of` answers None) only a query it cannot rewrite so: ordering by a variable
-or an expression of variables that a DISTINCT query does not project (it would change which rows
-are distinct), a trailing VALUES. A trailing LIMIT or OFFSET is applied after the sort here.
+?_cqkg_order_1)` in the projection, or a BIND when it projects `*`), dropped after the sort. A
+DISTINCT query ordered by what it does not project is read without DISTINCT and made distinct
+after the sort; a trailing VALUES joins the WHERE group's rows before they are sorted; a trailing
+LIMIT or OFFSET is applied after the sort. The store still sorts a subquery's ORDER BY, and a
+CONSTRUCT's, DESCRIBE's or ASK's: `Ordering.left_to_store` gives each as a query of its own, for
+its values to be looked at first.
 
 Terms order as SPARQL 1.1 says (section 15.1) and as Oxigraph does: unbound, blank nodes, IRIs,
 then literals; strings (with or without a language), numbers (xsd:integer, xsd:decimal, xsd:float,
@@ -75,6 +77,7 @@ class Ordering:
     offset: int = 0
     limit: int | None = None
     expressions: tuple[tuple[str, str], ...] = ()  # (added variable, the expression it holds)
+    distinct: bool = False  # the rows are made distinct after the sort (see `sort`)
 
     def describe(self, var: str) -> str:
         """How the query writes the condition `var` stands for: `?var`, or its expression."""
@@ -86,17 +89,15 @@ class Ordering:
         return _ordering_of(text)
 
     @staticmethod
-    def to_check(text: str) -> Ordering | None:
-        """For an ORDER BY left to the store (Ordering.of is None): an Ordering whose text gives
-        every value the store would sort, to look at them first with `mixed`. Oxigraph's sort
-        aborts the process on a column that mixes kinds of literals, whoever sorts. Its text
-        drops DISTINCT (the order is applied before it) and projects what is ordered by; it is
-        not for sorting. None when the query has no ORDER BY that can be read.
+    def left_to_store(text: str) -> list[Ordering]:
+        """The ORDER BYs the store applies itself, each as a SELECT query of its own: a subquery's,
+        and that of a CONSTRUCT, DESCRIBE or ASK query. The store's sort aborts the process on a
+        column that mixes kinds of literals, so their values are looked at first (`unorderable`).
 
-        >>> Ordering.to_check("SELECT DISTINCT ?s WHERE { ?s ?p ?o } ORDER BY ?o").text
-        'SELECT  ?s ?o WHERE { ?s ?p ?o } '
+        >>> [o.text for o in Ordering.left_to_store("SELECT * { { SELECT ?s { ?s ?p ?o } ORDER BY ?o LIMIT 1 } }")]
+        ['SELECT ?s ?o { ?s ?p ?o } ']
         """
-        return _ordering_of(text, to_check=True)
+        return _left_to_store(text)
 
     def sort(self, variables: Sequence[str], rows: Sequence[Row]) -> tuple[list[str], list[Row]]:
         """(variables, rows) in order, without the variables added for the sort."""
@@ -115,11 +116,13 @@ class Ordering:
                 run = [rows[i] for i in order[start:end]]
                 ordered.extend(sorted(run, key=_content) if len(run) > 1 else run)
                 start = end
-        ordered = ordered[self.offset : None if self.limit is None else self.offset + self.limit]
         keep = [i for i, v in enumerate(variables) if v not in self.added]
-        if len(keep) == len(variables):
-            return list(variables), ordered
-        return [variables[i] for i in keep], [tuple(row[i] for i in keep) for row in ordered]
+        if len(keep) < len(variables):
+            variables = [variables[i] for i in keep]
+            ordered = [tuple(row[i] for i in keep) for row in ordered]
+        if self.distinct:  # SPARQL orders, projects, then removes duplicates: the first of each stays
+            ordered = list(dict.fromkeys(ordered))
+        return list(variables), ordered[self.offset : None if self.limit is None else self.offset + self.limit]
 
     def unorderable(self, variables: Sequence[str], rows: Sequence[Row]) -> str | None:
         """Why the store could not sort these rows (see `mixed`), for the person who asked; or None."""
@@ -151,9 +154,9 @@ class Ordering:
 
 # Parsed once per text: `cqkg serve` and the benchmark run the same query again and again.
 @functools.lru_cache(maxsize=256)
-def _ordering_of(text: str, to_check: bool = False) -> Ordering | None:
+def _ordering_of(text: str) -> Ordering | None:
     toks = significant_tokens(text)
-    depth, select, order, stop, grouped = 0, None, None, len(toks), False
+    depth, select, order, stop, values, grouped = 0, None, None, len(toks), None, False
     for i, (kind, tok, _) in enumerate(toks):
         if kind == "brace":
             depth += 1 if tok == "{" else -1
@@ -167,10 +170,12 @@ def _ordering_of(text: str, to_check: bool = False) -> Ordering | None:
                 order = i
             elif order is not None and word in ("LIMIT", "OFFSET", "VALUES"):
                 stop = min(stop, i)
+                if word == "VALUES" and values is None:
+                    values = i
     if select is None or order is None:
         return None
     parsed = _conditions(toks[order + 2 : stop], text)
-    window = _window(toks[stop:])
+    window = _window(toks[stop:values])
     projected, distinct, end = _projection(toks, select)
     if not parsed or window is None or projected is None:
         return None
@@ -178,30 +183,71 @@ def _ordering_of(text: str, to_check: bool = False) -> Ordering | None:
     expressions = [(v, e) for v, _, e in parsed if e is not None]
     plain = [v for v, _, e in parsed if e is None]
     added = tuple(dict.fromkeys(v for v in plain if "*" not in projected and v not in projected))
-    if added and (distinct or grouped) and not to_check:
-        # another projected variable would change which rows are distinct, or need grouping
-        return None
-    if expressions and distinct and not all(_variables(e) <= projected for _, e in expressions) and not to_check:
-        return None  # a value of an expression of other variables would change what is distinct
+    # Ordered by what a DISTINCT (or REDUCED) query does not project, the rows are read without
+    # DISTINCT, with what they are ordered by, and made distinct here after the sort: SPARQL orders
+    # before it projects. (With `*` every variable in scope is projected.)
+    dedupe = distinct and (bool(added) or any(not _variables(e) <= projected for _, e in expressions))
     if expressions and "*" in projected and grouped:
-        return None
+        return None  # not SPARQL: the store says why
+    # (Grouped and ordered by a variable it does not project: projecting it is SPARQL when it is a
+    # group key, and then changes no row; otherwise the store refuses that text, ordering_rows
+    # answers None, and the store sorts a column that grouping left unbound.)
     body = text[: toks[order][2]]
-    if expressions and "*" in projected:
-        # Each expression as a BIND at the end of the WHERE group, where ORDER BY would evaluate it.
-        close = next(p for k, t, p in reversed(toks[:order]) if k == "brace" and t == "}")
-        binds = "".join(f" BIND(({e}) AS ?{v})" for v, e in expressions)
-        body = body[:close] + binds + " " + body[close:]
-    else:
+    binds = "".join(f" BIND(({e}) AS ?{v})" for v, e in expressions) if expressions and "*" in projected else ""
+    if not binds:
         added += tuple(f"({e} AS ?{v})" for v, e in expressions)
+    if values is not None or binds:
+        # A trailing VALUES joins the WHERE group's solutions before they are ordered: it goes after
+        # that group, in a group of its own, with a BIND of each ordering expression (for `*`) after it.
+        open_ = next(j for j in range(end, order) if toks[j][:2] == ("brace", "{"))
+        close = _closing(toks, open_, ("{", "}"))
+        assert close is not None  # the query parsed: its WHERE group is closed
+        start, stop_at = toks[open_][2], toks[close][2] + 1
+        trailing = text[toks[values][2] :].rstrip() + "\n" if values is not None else ""
+        if trailing:
+            body = f"{body[:start]}{{ {body[start:stop_at]}\n{trailing}{binds} }}{body[stop_at:]}"
+        else:
+            body = body[: stop_at - 1] + binds + " " + body[stop_at - 1 :]
     if added:
         at = toks[end][2]
         body = body[:at] + "".join((a if a.startswith("(") else f"?{a}") + " " for a in added) + body[at:]
-    if to_check and distinct:
+    if dedupe:
         # after the insertions above, which come later in the text
         at, word = next((pos, tok) for _, tok, pos in toks[select:end] if tok.upper() in ("DISTINCT", "REDUCED"))
         body = body[:at] + body[at + len(word) :]
     dropped = tuple(a for a in added if not a.startswith("(")) + tuple(v for v, _ in expressions)
-    return Ordering(body, tuple(conditions), dropped, *window, expressions=tuple(expressions))
+    return Ordering(body, tuple(conditions), dropped, *window, expressions=tuple(expressions), distinct=dedupe)
+
+
+@functools.lru_cache(maxsize=256)
+def _left_to_store(text: str) -> list[Ordering]:
+    toks = significant_tokens(text)
+    depth = [0]  # depth[j]: braces open before toks[j]
+    for kind, tok, _ in toks:
+        depth.append(depth[-1] + (0 if kind != "brace" else 1 if tok == "{" else -1))
+    words = [tok.upper() if kind == "word" else "" for kind, tok, _ in toks]
+    form = next((i for i, w in enumerate(words) if w in ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")), None)
+    if form is None:
+        return []
+    prologue = text[: toks[form][2]]
+    found: list[tuple[int, str]] = []
+    for i in range(form + 1, len(toks)):
+        if words[i] == "SELECT" and depth[i] > 0:
+            # a subquery: from its SELECT to the brace that closes the group it is in
+            end = next((j for j in range(i + 1, len(toks)) if depth[j + 1] < depth[i]), None)
+            if end is not None:
+                found.append((-depth[i], prologue + text[toks[i][2] : toks[end][2]]))
+        elif words[i] == "ORDER" and depth[i] == 0 and words[form] != "SELECT":
+            # CONSTRUCT/DESCRIBE/ASK [FROM …] [WHERE] { … } ORDER BY …: the same solutions, as SELECT *
+            close = max(j for j in range(i) if toks[j][1] == "}" and depth[j + 1] == 0)
+            open_ = max(j for j in range(close) if toks[j][1] == "{" and depth[j] == 0)
+            start = next((j for j in range(form, open_) if words[j] == "FROM" and depth[j] == 0), open_)
+            stop = open_ - 1 if words[open_ - 1] == "WHERE" else open_
+            dataset = text[toks[start][2] : toks[stop][2]] if start < open_ else ""
+            found.append((0, f"{prologue}SELECT * {dataset}{text[toks[open_][2] :]}"))
+    # The deepest first: a subquery's own text holds those nested in it, which the store then sorts.
+    found.sort(key=lambda f: f[0])
+    return [o for o in (Ordering.of(t) for _, t in found) if o is not None]
 
 
 def _variables(expression: str) -> set[str]:
@@ -266,13 +312,13 @@ def _conditions(toks: list[Token], text: str) -> list[tuple[str, bool, str | Non
     return out or None
 
 
-def _closing(toks: list[Token], at: int) -> int | None:
-    """The index of the `)` that closes the `(` at `at`, or None."""
+def _closing(toks: list[Token], at: int, pair: tuple[str, str] = ("(", ")")) -> int | None:
+    """The index of the `)` (or pair[1]) that closes the `(` at `at`, or None."""
     depth = 0
     for j in range(at, len(toks)):
-        if toks[j][1] == "(":
+        if toks[j][1] == pair[0]:
             depth += 1
-        elif toks[j][1] == ")":
+        elif toks[j][1] == pair[1]:
             depth -= 1
             if depth == 0:
                 return j

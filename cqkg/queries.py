@@ -102,17 +102,15 @@ def run_local(
         text = with_values(q.text, bindings)
         # The ORDER BY is applied here when it orders by variables (see cqkg.ordering: Oxigraph
         # reads strings back from the store at each comparison), otherwise by the store.
+        # A subquery's ORDER BY is the store's: what it sorts is looked at first (unorderable_by_store).
+        why = unorderable_by_store(store, text)
+        if why:
+            raise CqkgError(f"{q.path.name}: {why}")
         ordering = Ordering.of(text)
         if ordering is not None:
             rows = ordering_rows(store, ordering)
             if rows is not None:
                 return QueryResult(*ordering.sort(*rows))
-        elif (check := Ordering.to_check(text)) is not None and (rows := ordering_rows(store, check)) is not None:
-            # an ORDER BY left to the store (a DISTINCT query ordered by what it does not project):
-            # its values are looked at first, as Oxigraph's sort aborts on a column it cannot sort
-            why = check.unorderable(*rows)
-            if why:
-                raise CqkgError(f"{q.path.name}: {why}")
         res = store.query(text)
         if isinstance(res, ox.QueryBoolean):
             return _boolean(bool(res))
@@ -134,6 +132,18 @@ def ordering_rows(
     except SyntaxError:
         return None
     return _table(solutions) if isinstance(solutions, ox.QuerySolutions) else None
+
+
+def unorderable_by_store(store: ox.Store, text: str, **options: Any) -> str | None:
+    """Why the store could not sort what the query leaves it to sort (Ordering.left_to_store: a
+    subquery's ORDER BY; a CONSTRUCT's), or None. Oxigraph's sort aborts the whole process on a
+    column that mixes kinds of literals, so those values are read first, without the ORDER BY."""
+    for ordering in Ordering.left_to_store(text):
+        rows = ordering_rows(store, ordering, **options)
+        why = ordering.unorderable(*rows) if rows is not None else None
+        if why:
+            return why
+    return None
 
 
 def _solutions(q: SavedQuery, res: object) -> tuple[list[str], list[tuple[Term | None, ...]]]:

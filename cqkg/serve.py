@@ -34,7 +34,7 @@ from .formats import format_result
 from .manifest import build_is_current, open_store
 from .ordering import Ordering
 from .project import Project
-from .queries import QueryResult, ordering_rows, run_local
+from .queries import QueryResult, ordering_rows, run_local, unorderable_by_store
 from .sparql import UncheckableQuery, uses_service
 from .terms import PREFIXES
 
@@ -140,20 +140,18 @@ def run_query(build: LatestBuild, text: str, accept: str, default_graphs: list[s
         except ValueError:
             raise Refused(400, "default-graph-uri must be an IRI") from None
     # Oxigraph's sort stops the whole process on a column that mixes kinds of literals (its
-    # comparison of a number with a string is no total order), so what an ORDER BY sorts is
-    # looked at first: the query without it, sorted by cqkg (which orders as SPARQL and Oxigraph
-    # do, cqkg.ordering) so that it runs once; or, for an order only the store can apply (a
-    # DISTINCT query ordered by what it does not project), the values it would sort.
+    # comparison of a number with a string is no total order). A SELECT's ORDER BY is applied by
+    # cqkg (which orders as SPARQL and Oxigraph do, and each kind apart: cqkg.ordering), on the rows
+    # read once without it; what the store still sorts (a subquery's, a CONSTRUCT's) is looked at
+    # first, and refused when it mixes kinds.
     ordering = Ordering.of(text)
-    looked_at = ordering if ordering is not None else Ordering.to_check(text)
     for attempt in (1, 2):
         store = build.store() if attempt == 1 else build.reopen()
         try:
-            rows = ordering_rows(store, looked_at, **options) if looked_at is not None else None
-            if looked_at is not None and rows is not None:
-                why = looked_at.unorderable(*rows)
-                if why:
-                    raise Refused(400, why)
+            why = unorderable_by_store(store, text, **options)
+            if why:
+                raise Refused(400, why)
+            rows = ordering_rows(store, ordering, **options) if ordering is not None else None
             if ordering is not None and rows is not None:
                 chosen = _results_type(accept)
                 # cqkg's rows as SPARQL JSON; Oxigraph's own serialisers for the other formats.
