@@ -201,7 +201,8 @@ def _ordering_of(text: str) -> Ordering | None:
         # that group, in a group of its own, with a BIND of each ordering expression (for `*`) after it.
         open_ = next(j for j in range(end, order) if toks[j][:2] == ("brace", "{"))
         close = _closing(toks, open_, ("{", "}"))
-        assert close is not None  # the query parsed: its WHERE group is closed
+        if close is None:
+            return None  # not SPARQL (`SELECT } { …`): the store says why
         start, stop_at = toks[open_][2], toks[close][2] + 1
         trailing = text[toks[values][2] :].rstrip() + "\n" if values is not None else ""
         if trailing:
@@ -239,8 +240,10 @@ def _left_to_store(text: str) -> list[Ordering]:
                 found.append((-depth[i], prologue + text[toks[i][2] : toks[end][2]]))
         elif words[i] == "ORDER" and depth[i] == 0 and words[form] != "SELECT":
             # CONSTRUCT/DESCRIBE/ASK [FROM …] [WHERE] { … } ORDER BY …: the same solutions, as SELECT *
-            close = max(j for j in range(i) if toks[j][1] == "}" and depth[j + 1] == 0)
-            open_ = max(j for j in range(close) if toks[j][1] == "{" and depth[j] == 0)
+            close = max((j for j in range(i) if toks[j][1] == "}" and depth[j + 1] == 0), default=None)
+            open_ = max((j for j in range(close or 0) if toks[j][1] == "{" and depth[j] == 0), default=None)
+            if close is None or open_ is None:
+                continue  # no WHERE group (`DESCRIBE <x> ORDER BY ?x`): nothing to sort
             start = next((j for j in range(form, open_) if words[j] == "FROM" and depth[j] == 0), open_)
             stop = open_ - 1 if words[open_ - 1] == "WHERE" else open_
             dataset = text[toks[start][2] : toks[stop][2]] if start < open_ else ""

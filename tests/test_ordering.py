@@ -50,6 +50,7 @@ def test_ordering_of(text, conditions, added):
         "SELECT ?a WHERE { ?a ?p ?b } ORDER BY ?a LIMIT ?x",  # no number
         "SELECT * WHERE { ?a ?p ?b } GROUP BY ?a ORDER BY STR(?a)",  # not SPARQL
         "ASK { ?a ?p ?b } ORDER BY ?b",  # no SELECT (Ordering.left_to_store)
+        "SELECT } { ?a ?p ?b ORDER BY ?b VALUES ?p { <http://e/p> }",  # not SPARQL: no WHERE group closes
     ],
 )
 def test_ordering_left_to_the_store(text):
@@ -321,6 +322,7 @@ def test_an_order_cqkg_applies_is_the_stores(query):
         ("DESCRIBE ?s { ?s e:v ?v } ORDER BY DESC(?v)", ["SELECT * { ?s e:v ?v } "]),
         ("ASK { ?s e:v ?v } ORDER BY ?v", ["SELECT * { ?s e:v ?v } "]),
         ("SELECT ?s { ?s e:v ?v } ORDER BY ?v", []),  # cqkg's to apply
+        ("DESCRIBE e:a ORDER BY ?v", []),  # SPARQL, with nothing to sort
         ("SELECT ?s { { SELECT ?s { ?s e:v ?v } LIMIT 1 } }", []),
     ],
 )
